@@ -1,0 +1,157 @@
+//! `/batch`: many operations in one request, either independently (each succeeds or fails on its
+//! own) or as one transaction (all or nothing).
+
+use basalt_core::value::Document;
+use basalt_core::{Error, ErrorCode, ParseError, Result};
+use basalt_store::{Write, WriteOutcome};
+
+use crate::read::{FindRequest, FindResult, GetRequest};
+use crate::write::{Created, Updated};
+use crate::{AuthContext, Engine};
+
+/// One operation of a batch.
+#[derive(Debug, Clone)]
+pub enum BatchOp {
+    /// POST /classes/:class
+    Create {
+        /// Class.
+        class: String,
+        /// Body.
+        body: Document,
+    },
+    /// PUT /classes/:class/:id
+    Update {
+        /// Class.
+        class: String,
+        /// Object id.
+        object_id: String,
+        /// Body.
+        body: Document,
+    },
+    /// DELETE /classes/:class/:id
+    Delete {
+        /// Class.
+        class: String,
+        /// Object id.
+        object_id: String,
+    },
+    /// GET /classes/:class/:id
+    Get {
+        /// Class.
+        class: String,
+        /// Object id.
+        object_id: String,
+        /// Options.
+        req: GetRequest,
+    },
+    /// GET /classes/:class
+    Find {
+        /// Class.
+        class: String,
+        /// Options.
+        req: FindRequest,
+    },
+}
+
+/// What one operation of a batch returned.
+#[derive(Debug, Clone)]
+pub enum BatchOutcome {
+    /// An object was created.
+    Created(Created),
+    /// An object was updated.
+    Updated(Updated),
+    /// An object was deleted.
+    Deleted,
+    /// One object was read.
+    Object(Document),
+    /// A find's results.
+    Found(FindResult),
+}
+
+impl Engine {
+    /// Runs a batch. Independent batches answer per operation; a transaction answers all
+    /// outcomes, or the first error for the whole batch with nothing written.
+    pub async fn batch(
+        &self,
+        auth: &AuthContext,
+        ops: Vec<BatchOp>,
+        transaction: bool,
+    ) -> Result<Vec<Result<BatchOutcome>>> {
+        if ops.len() > self.config.batch_request_limit {
+            return Err(ParseError::new(
+                ErrorCode::InvalidJson,
+                format!("Batch request limit exceeded: at most {} requests are allowed", self.config.batch_request_limit),
+            )
+            .into());
+        }
+        if transaction {
+            return self.batch_transaction(auth, ops).await.map(|v| v.into_iter().map(Ok).collect());
+        }
+        let mut out = Vec::with_capacity(ops.len());
+        for op in ops {
+            out.push(self.run_one(auth, op).await);
+        }
+        Ok(out)
+    }
+
+    async fn run_one(&self, auth: &AuthContext, op: BatchOp) -> Result<BatchOutcome> {
+        Ok(match op {
+            BatchOp::Create { class, body } => BatchOutcome::Created(self.create(auth, &class, body).await?),
+            BatchOp::Update { class, object_id, body } => {
+                BatchOutcome::Updated(self.update(auth, &class, &object_id, body).await?)
+            }
+            BatchOp::Delete { class, object_id } => {
+                self.delete(auth, &class, &object_id).await?;
+                BatchOutcome::Deleted
+            }
+            BatchOp::Get { class, object_id, req } => {
+                BatchOutcome::Object(self.get(auth, &class, &object_id, req).await?)
+            }
+            BatchOp::Find { class, req } => BatchOutcome::Found(self.find(auth, &class, req).await?),
+        })
+    }
+
+    async fn batch_transaction(&self, auth: &AuthContext, ops: Vec<BatchOp>) -> Result<Vec<BatchOutcome>> {
+        enum Slot {
+            Write(Option<Created>),
+            Read(BatchOp),
+        }
+        let mut writes: Vec<Write> = Vec::new();
+        let mut slots = Vec::with_capacity(ops.len());
+        for op in ops {
+            match op {
+                BatchOp::Create { class, body } => {
+                    let (w, created) = self.plan_create(auth, &class, body).await?;
+                    writes.push(w);
+                    slots.push(Slot::Write(Some(created)));
+                }
+                BatchOp::Update { class, object_id, body } => {
+                    writes.push(self.plan_update(auth, &class, &object_id, body).await?);
+                    slots.push(Slot::Write(None));
+                }
+                BatchOp::Delete { class, object_id } => {
+                    writes.push(self.plan_delete(auth, &class, &object_id)?);
+                    slots.push(Slot::Write(None));
+                }
+                read @ (BatchOp::Get { .. } | BatchOp::Find { .. }) => slots.push(Slot::Read(read)),
+            }
+        }
+        let outcomes = self.commit(writes).await.map_err(|(_, e)| e)?;
+        let mut outcomes = outcomes.into_iter();
+        let mut out = Vec::with_capacity(slots.len());
+        for slot in slots {
+            out.push(match slot {
+                Slot::Read(op) => self.run_one(auth, op).await?,
+                Slot::Write(created) => match (outcomes.next(), created) {
+                    (Some(WriteOutcome::Created), Some(c)) => BatchOutcome::Created(c),
+                    (Some(WriteOutcome::Updated { echoed, object }), _) => {
+                        BatchOutcome::Updated(Updated { updated_at: object.updated_at, echoed })
+                    }
+                    (Some(WriteOutcome::Deleted), _) => BatchOutcome::Deleted,
+                    other => return Err(Error::Internal(anyhow::anyhow!("batch outcome mismatch: {other:?}"))),
+                },
+            });
+        }
+        Ok(out)
+    }
+}

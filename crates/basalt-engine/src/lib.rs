@@ -1,0 +1,74 @@
+//! The rules, in one place: schema validation and evolution, update operators, reads with
+//! includes and projections, batches and the schema API. REST (and later GraphQL, LiveQuery and
+//! cloud code) call these functions; none of them knows HTTP.
+
+pub mod aggregate;
+mod analytics;
+mod auth;
+mod batch;
+mod classes;
+mod output;
+mod read;
+mod schema_cache;
+mod validate;
+mod write;
+
+use std::sync::Arc;
+
+use basalt_store::Store;
+
+pub use auth::AuthContext;
+pub use batch::{BatchOp, BatchOutcome};
+pub use read::{FindRequest, FindResult, GetRequest};
+pub use write::{Created, Updated};
+
+use schema_cache::SchemaCache;
+
+/// Engine settings, taken from the server configuration.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// Whether a caller without the master key may create a class by writing to it.
+    pub allow_client_class_creation: bool,
+    /// Results a find returns when it sets no limit.
+    pub default_limit: usize,
+    /// The largest limit a find may ask for (larger ones are lowered to it).
+    pub max_limit: usize,
+    /// Most requests one `/batch` may carry.
+    pub batch_request_limit: usize,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        Self {
+            allow_client_class_creation: true,
+            default_limit: 100,
+            max_limit: 10_000,
+            batch_request_limit: 1_000,
+        }
+    }
+}
+
+/// The engine: a store, the schema cache and the rules.
+pub struct Engine {
+    store: Arc<dyn Store>,
+    schemas: SchemaCache,
+    config: EngineConfig,
+}
+
+impl Engine {
+    /// Builds an engine over a store, loading every class schema.
+    pub async fn new(store: Arc<dyn Store>, config: EngineConfig) -> anyhow::Result<Engine> {
+        let schemas = SchemaCache::load(store.as_ref()).await?;
+        Ok(Engine { store, schemas, config })
+    }
+
+    /// The engine's settings.
+    pub fn config(&self) -> &EngineConfig {
+        &self.config
+    }
+
+    /// Closes the store cleanly.
+    pub async fn shutdown(&self) {
+        self.store.close().await;
+    }
+}

@@ -1,0 +1,87 @@
+//! Stored objects → the JSON objects clients receive, and the key projections (`keys`,
+//! `excludeKeys`) applied to them.
+
+use std::collections::BTreeMap;
+
+use basalt_core::schema::{ClassSchema, FieldType};
+use basalt_core::value::Document;
+use basalt_store::StoredObject;
+use serde_json::{Value, json};
+
+/// A stored object as Parse returns it: `objectId`, `createdAt`, `updatedAt`, its fields, and a
+/// `{"__type":"Relation"}` marker for each Relation field of the class.
+pub(crate) fn to_json(schema: Option<&ClassSchema>, o: StoredObject) -> Document {
+    let mut out = o.fields;
+    out.insert("objectId".into(), Value::String(o.object_id));
+    out.insert("createdAt".into(), Value::String(o.created_at));
+    out.insert("updatedAt".into(), Value::String(o.updated_at));
+    if let Some(schema) = schema {
+        for (name, def) in &schema.fields {
+            if let FieldType::Relation(target) = &def.field_type {
+                out.insert(name.clone(), json!({"__type": "Relation", "className": target}));
+            }
+        }
+    }
+    out
+}
+
+/// A tree of dotted paths: `a.b,a.c,d` → {a: {b, c}, d}.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct PathTree(pub BTreeMap<String, PathTree>);
+
+impl PathTree {
+    /// Parses a comma-separated list of dotted paths.
+    pub(crate) fn parse(list: &str) -> PathTree {
+        let mut tree = PathTree::default();
+        for path in list.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let mut node = &mut tree;
+            for seg in path.split('.') {
+                node = node.0.entry(seg.to_owned()).or_default();
+            }
+        }
+        tree
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+const ALWAYS_KEPT: &[&str] = &["objectId", "createdAt", "updatedAt", "ACL", "__type", "className"];
+
+/// Keeps only the listed keys (and the ones every object keeps), descending into included objects
+/// for dotted keys.
+pub(crate) fn select_keys(doc: &mut Document, keys: &PathTree) {
+    doc.retain(|k, _| keys.0.contains_key(k) || ALWAYS_KEPT.contains(&k.as_str()));
+    for (k, sub) in &keys.0 {
+        if sub.is_empty() {
+            continue;
+        }
+        match doc.get_mut(k) {
+            Some(Value::Object(inner)) if inner.get("__type") == Some(&json!("Object")) => select_keys(inner, sub),
+            Some(Value::Array(items)) => {
+                for item in items {
+                    if let Value::Object(inner) = item {
+                        if inner.get("__type") == Some(&json!("Object")) {
+                            select_keys(inner, sub);
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Removes the listed keys, descending into included objects for dotted keys.
+pub(crate) fn exclude_keys(doc: &mut Document, keys: &PathTree) {
+    for (k, sub) in &keys.0 {
+        if sub.is_empty() {
+            if !matches!(k.as_str(), "objectId" | "createdAt" | "updatedAt") {
+                doc.remove(k);
+            }
+        } else if let Some(Value::Object(inner)) = doc.get_mut(k) {
+            exclude_keys(inner, sub);
+        }
+    }
+}

@@ -1,0 +1,258 @@
+//! Reads: get, find and count, with `include` resolved by batched lookups per class.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use basalt_core::names::validate_class_name;
+use basalt_core::query::{Condition, FieldPath, Filter, parse_where};
+use basalt_core::schema::SchemaMap;
+use basalt_core::value::{Document, as_pointer};
+use basalt_core::{ErrorCode, ParseError, Result};
+use basalt_store::{Direction, FindSpec};
+use serde_json::Value;
+
+use crate::output::{PathTree, exclude_keys, select_keys, to_json};
+use crate::write::not_found;
+use crate::{AuthContext, Engine};
+
+/// A find, as the REST query parameters give it.
+#[derive(Debug, Clone, Default)]
+pub struct FindRequest {
+    /// The `where` JSON (`Value::Null` for none).
+    pub where_: Value,
+    /// `order`: comma-separated keys, `-` for descending.
+    pub order: Option<String>,
+    /// `limit`.
+    pub limit: Option<i64>,
+    /// `skip`.
+    pub skip: Option<i64>,
+    /// `keys`: comma-separated keys to return.
+    pub keys: Option<String>,
+    /// `excludeKeys`: comma-separated keys to leave out.
+    pub exclude_keys: Option<String>,
+    /// `include`: comma-separated pointer paths to expand.
+    pub include: Option<String>,
+    /// `count`: also return how many objects match.
+    pub count: bool,
+}
+
+/// A find's answer.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FindResult {
+    /// The objects, as clients receive them.
+    pub results: Vec<Document>,
+    /// The number of matches, when asked for.
+    pub count: Option<u64>,
+}
+
+/// A get's options.
+#[derive(Debug, Clone, Default)]
+pub struct GetRequest {
+    /// `keys`.
+    pub keys: Option<String>,
+    /// `excludeKeys`.
+    pub exclude_keys: Option<String>,
+    /// `include`.
+    pub include: Option<String>,
+}
+
+fn parse_order(order: &str) -> Result<Vec<(FieldPath, Direction)>> {
+    let mut out = Vec::new();
+    for key in order.split(',').map(str::trim).filter(|k| !k.is_empty()) {
+        let (name, dir) = match key.strip_prefix('-') {
+            Some(rest) => (rest, Direction::Descending),
+            None => (key, Direction::Ascending),
+        };
+        if name == "$score" {
+            continue;
+        }
+        let path = FieldPath::parse(name);
+        let ok = !path.field.is_empty()
+            && path.field.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            && path.sub.iter().all(|s| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'));
+        if !ok {
+            return Err(ParseError::new(ErrorCode::InvalidKeyName, format!("Invalid field name: {name}.")).into());
+        }
+        out.push((path, dir));
+    }
+    Ok(out)
+}
+
+impl Engine {
+    fn limit(&self, limit: Option<i64>) -> Result<usize> {
+        match limit {
+            None => Ok(self.config.default_limit),
+            Some(l) if l < 0 => Ok(self.config.default_limit),
+            Some(l) => Ok(usize::try_from(l).unwrap_or(usize::MAX).min(self.config.max_limit)),
+        }
+    }
+
+    /// Finds objects.
+    pub async fn find(&self, auth: &AuthContext, class: &str, req: FindRequest) -> Result<FindResult> {
+        let _ = auth;
+        validate_class_name(class)?;
+        let filter = parse_where(&req.where_)?;
+        let order = match &req.order {
+            Some(o) => parse_order(o)?,
+            None => vec![],
+        };
+        let skip = match req.skip {
+            None => 0,
+            Some(s) if s < 0 => {
+                return Err(ParseError::new(ErrorCode::InvalidQuery, "Invalid skip: it must be a non-negative number").into());
+            }
+            Some(s) => usize::try_from(s).unwrap_or(usize::MAX),
+        };
+        let limit = self.limit(req.limit)?;
+        let schemas = self.schemas.snapshot();
+        let count = if req.count {
+            Some(self.store.count(&schemas, class, &filter).await?)
+        } else {
+            None
+        };
+        if limit == 0 {
+            return Ok(FindResult { results: vec![], count });
+        }
+        let spec = FindSpec { filter, order, limit: Some(limit), skip };
+        let found = self.store.find(&schemas, class, &spec).await?;
+        let schema = schemas.get(class).cloned();
+        let mut results: Vec<Document> = found.into_iter().map(|o| to_json(schema.as_deref(), o)).collect();
+        self.finish(&schemas, &mut results, req.include.as_deref(), req.keys.as_deref(), req.exclude_keys.as_deref())
+            .await?;
+        Ok(FindResult { results, count })
+    }
+
+    /// Counts objects matching `where`.
+    pub async fn count(&self, auth: &AuthContext, class: &str, where_: &Value) -> Result<u64> {
+        let _ = auth;
+        validate_class_name(class)?;
+        let filter = parse_where(where_)?;
+        let schemas = self.schemas.snapshot();
+        Ok(self.store.count(&schemas, class, &filter).await?)
+    }
+
+    /// Gets one object by id.
+    pub async fn get(&self, auth: &AuthContext, class: &str, object_id: &str, req: GetRequest) -> Result<Document> {
+        let _ = auth;
+        validate_class_name(class)?;
+        let schemas = self.schemas.snapshot();
+        let filter = Filter::Field(FieldPath::parse("objectId"), Condition::Eq(Value::String(object_id.to_owned())));
+        let spec = FindSpec { filter, order: vec![], limit: Some(1), skip: 0 };
+        let found = self.store.find(&schemas, class, &spec).await?;
+        let schema = schemas.get(class).cloned();
+        let mut results: Vec<Document> = found.into_iter().map(|o| to_json(schema.as_deref(), o)).collect();
+        if results.is_empty() {
+            return Err(not_found());
+        }
+        self.finish(&schemas, &mut results, req.include.as_deref(), req.keys.as_deref(), req.exclude_keys.as_deref())
+            .await?;
+        results.pop().ok_or_else(not_found)
+    }
+
+    async fn finish(
+        &self,
+        schemas: &SchemaMap,
+        results: &mut [Document],
+        include: Option<&str>,
+        keys: Option<&str>,
+        exclude: Option<&str>,
+    ) -> Result<()> {
+        if let Some(inc) = include {
+            let tree = PathTree::parse(inc);
+            if !tree.is_empty() {
+                self.include(schemas, results, &tree).await?;
+            }
+        }
+        if let Some(k) = keys {
+            let tree = PathTree::parse(k);
+            if !tree.is_empty() {
+                results.iter_mut().for_each(|d| select_keys(d, &tree));
+            }
+        }
+        if let Some(x) = exclude {
+            let tree = PathTree::parse(x);
+            results.iter_mut().for_each(|d| exclude_keys(d, &tree));
+        }
+        Ok(())
+    }
+
+    /// Replaces pointers on the tree's paths with the objects they point to, one query per class
+    /// and level.
+    async fn include(&self, schemas: &SchemaMap, docs: &mut [Document], tree: &PathTree) -> Result<()> {
+        let mut level: Vec<(String, PathTree)> = Vec::new();
+        for (key, sub) in &tree.0 {
+            if key == "*" {
+                let mut names = BTreeSet::new();
+                for d in docs.iter() {
+                    for (k, v) in d {
+                        if pointer_like(v) {
+                            names.insert(k.clone());
+                        }
+                    }
+                }
+                level.extend(names.into_iter().map(|n| (n, PathTree::default())));
+            } else {
+                level.push((key.clone(), sub.clone()));
+            }
+        }
+        for (key, sub) in level {
+            let mut wanted: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+            for d in docs.iter() {
+                collect_pointers(d.get(&key), &mut wanted);
+            }
+            let mut fetched: HashMap<(String, String), Document> = HashMap::new();
+            for (class, ids) in wanted {
+                let filter = Filter::Field(
+                    FieldPath::parse("objectId"),
+                    Condition::In(ids.into_iter().map(Value::String).collect()),
+                );
+                let found = self.store.find(schemas, &class, &FindSpec::filter(filter)).await?;
+                let schema = schemas.get(&class).cloned();
+                let mut objects: Vec<Document> = found.into_iter().map(|o| to_json(schema.as_deref(), o)).collect();
+                if !sub.is_empty() {
+                    Box::pin(self.include(schemas, &mut objects, &sub)).await?;
+                }
+                for mut o in objects {
+                    let id = o.get("objectId").and_then(Value::as_str).unwrap_or_default().to_owned();
+                    o.insert("__type".into(), Value::String("Object".into()));
+                    o.insert("className".into(), Value::String(class.clone()));
+                    fetched.insert((class.clone(), id), o);
+                }
+            }
+            for d in docs.iter_mut() {
+                if let Some(v) = d.get_mut(&key) {
+                    replace_pointers(v, &fetched);
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+fn pointer_like(v: &Value) -> bool {
+    as_pointer(v).is_some()
+}
+
+fn collect_pointers(v: Option<&Value>, wanted: &mut BTreeMap<String, BTreeSet<String>>) {
+    match v {
+        Some(Value::Array(items)) => items.iter().for_each(|i| collect_pointers(Some(i), wanted)),
+        Some(v) => {
+            if let Some((class, id)) = as_pointer(v) {
+                wanted.entry(class.to_owned()).or_default().insert(id.to_owned());
+            }
+        }
+        None => {}
+    }
+}
+
+fn replace_pointers(v: &mut Value, fetched: &HashMap<(String, String), Document>) {
+    if let Value::Array(items) = v {
+        items.iter_mut().for_each(|i| replace_pointers(i, fetched));
+        return;
+    }
+    let key = as_pointer(v).map(|(c, id)| (c.to_owned(), id.to_owned()));
+    if let Some(key) = key {
+        if let Some(o) = fetched.get(&key) {
+            *v = Value::Object(o.clone());
+        }
+    }
+}

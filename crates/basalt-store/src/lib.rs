@@ -1,0 +1,203 @@
+//! The Store port: what the engine needs from a database, in domain terms (classes, documents,
+//! filters, patches), and the embedded SQLite implementation. No HTTP and no Parse rules here:
+//! the engine has decided what to write and who may see what before it calls a store.
+
+pub mod sqlite;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use basalt_core::ops::Patch;
+use basalt_core::query::{FieldPath, Filter};
+use basalt_core::schema::{ClassSchema, SchemaMap};
+use basalt_core::value::Document;
+use basalt_core::{ErrorCode, ParseError};
+
+/// One stored object: its identity and timestamps, and its fields (ACL included) in Parse JSON.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredObject {
+    /// The object id.
+    pub object_id: String,
+    /// Creation time, Parse ISO format.
+    pub created_at: String,
+    /// Last update time, Parse ISO format.
+    pub updated_at: String,
+    /// Every other field, in Parse's JSON encoding.
+    pub fields: Document,
+}
+
+/// Sort direction of one order key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// Smallest first.
+    Ascending,
+    /// Largest first.
+    Descending,
+}
+
+/// What a find asks for besides its filter.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FindSpec {
+    /// Which objects.
+    pub filter: Filter,
+    /// Sort keys, most significant first.
+    pub order: Vec<(FieldPath, Direction)>,
+    /// At most this many (None: all).
+    pub limit: Option<usize>,
+    /// Skip this many first.
+    pub skip: usize,
+}
+
+impl FindSpec {
+    /// Every object matching `filter`, unordered.
+    pub fn filter(filter: Filter) -> Self {
+        Self { filter, order: vec![], limit: None, skip: 0 }
+    }
+}
+
+/// Changes to one Relation field of one object.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RelationChange {
+    /// The Relation field.
+    pub field: String,
+    /// Related object ids to link.
+    pub add: Vec<String>,
+    /// Related object ids to unlink.
+    pub remove: Vec<String>,
+}
+
+/// One write. Several go into one transaction with `Store::write`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Write {
+    /// Insert a new object.
+    Create {
+        /// Its class.
+        class: String,
+        /// The object, complete.
+        object: StoredObject,
+        /// Relation links to create with it.
+        relations: Vec<RelationChange>,
+    },
+    /// Apply a patch to an existing object.
+    Update {
+        /// Its class.
+        class: String,
+        /// Which object.
+        object_id: String,
+        /// Field changes (Relation changes in it are ignored; see `relations`).
+        patch: Patch,
+        /// The new `updatedAt`.
+        updated_at: String,
+        /// Relation links to change.
+        relations: Vec<RelationChange>,
+    },
+    /// Remove an object and its relation links.
+    Delete {
+        /// Its class.
+        class: String,
+        /// Which object.
+        object_id: String,
+    },
+}
+
+/// What one write did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum WriteOutcome {
+    /// The object was inserted.
+    Created,
+    /// The object was updated; `echoed` holds the fields the response repeats.
+    Updated {
+        /// Fields Parse echoes in an update response (operator results).
+        echoed: Document,
+        /// The object after the update.
+        object: StoredObject,
+    },
+    /// The object was removed.
+    Deleted,
+}
+
+/// What a store can fail with. The engine turns these into Parse errors with context.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// No object with that id (or no such class).
+    #[error("object not found")]
+    NotFound,
+    /// A unique field already has this value.
+    #[error("duplicate value for {field}")]
+    Duplicate {
+        /// The field whose uniqueness was violated.
+        field: String,
+    },
+    /// The request cannot be carried out as asked (bad regex, operator on the wrong type…).
+    #[error(transparent)]
+    Invalid(#[from] ParseError),
+    /// The database failed.
+    #[error(transparent)]
+    Backend(#[from] anyhow::Error),
+}
+
+impl From<StoreError> for basalt_core::Error {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound => {
+                ParseError::new(ErrorCode::ObjectNotFound, "Object not found.").into()
+            }
+            StoreError::Duplicate { .. } => ParseError::new(
+                ErrorCode::DuplicateValue,
+                "A duplicate value for a field with unique values was provided",
+            )
+            .into(),
+            StoreError::Invalid(p) => p.into(),
+            StoreError::Backend(e) => basalt_core::Error::Internal(e),
+        }
+    }
+}
+
+/// Shorthand for store results.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// A database holding classes of Parse objects.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Every saved class schema.
+    async fn load_schemas(&self) -> StoreResult<Vec<ClassSchema>>;
+    /// Saves a class schema, creating the class's storage and its indexes as needed and dropping
+    /// indexes the schema no longer names.
+    async fn save_schema(&self, schema: &ClassSchema) -> StoreResult<()>;
+    /// Removes a field's values from every object of the class (and its relation links).
+    async fn delete_field(&self, class: &str, field: &str) -> StoreResult<()>;
+    /// Drops a class: its schema, objects and relation links.
+    async fn delete_class(&self, class: &str) -> StoreResult<()>;
+    /// Carries out the writes in one transaction: all of them, or (on the first error, returned
+    /// with its index) none.
+    async fn write(&self, writes: Vec<Write>) -> Result<Vec<WriteOutcome>, (usize, StoreError)>;
+    /// Objects of `class` matching the spec.
+    async fn find(&self, schemas: &SchemaMap, class: &str, spec: &FindSpec)
+    -> StoreResult<Vec<StoredObject>>;
+    /// How many objects of `class` match the filter.
+    async fn count(&self, schemas: &SchemaMap, class: &str, filter: &Filter) -> StoreResult<u64>;
+    /// Flushes and closes the database; later calls fail.
+    async fn close(&self);
+}
+
+/// Opens the store a database URI names: `sqlite://PATH` (or a bare path) for the embedded
+/// database.
+pub async fn connect(uri: &str) -> anyhow::Result<Arc<dyn Store>> {
+    if let Some(path) = uri.strip_prefix("sqlite://") {
+        return Ok(Arc::new(sqlite::SqliteStore::open(path.as_ref()).await?));
+    }
+    if uri.starts_with("postgres://") || uri.starts_with("postgresql://") {
+        anyhow::bail!(
+            "PostgreSQL storage is not available in this build yet; use the embedded store (no --database-uri)"
+        );
+    }
+    if uri.contains("://") {
+        anyhow::bail!("unsupported database URI scheme in {uri:?}; expected sqlite:// or postgres://");
+    }
+    Ok(Arc::new(sqlite::SqliteStore::open(uri.as_ref()).await?))
+}
+
+/// Builds the schema of a class, for callers that need it from a `SchemaMap` (test helpers).
+pub fn schema_of<'a>(schemas: &'a SchemaMap, class: &str) -> Option<&'a ClassSchema> {
+    schemas.get(class).map(AsRef::as_ref)
+}

@@ -1,0 +1,493 @@
+//! Filters and find specs → SQLite SQL. Field paths are written into the SQL text (they are
+//! validated identifiers) so that expression indexes match; values are always bound.
+
+use basalt_core::query::{Cmp, Condition, FieldPath, Filter, SubQuery};
+use basalt_core::schema::{ClassSchema, FieldType, SchemaMap};
+use basalt_core::value::as_pointer;
+use basalt_core::{ErrorCode, ParseError};
+use rusqlite::types::Value as Sql;
+use serde_json::Value;
+
+use super::table_name;
+use crate::{Direction, FindSpec, StoreResult};
+
+/// A statement and its bound values.
+#[derive(Debug, Clone)]
+pub(crate) struct SqlPlan {
+    pub sql: String,
+    pub params: Vec<Sql>,
+}
+
+/// The column list every object read selects, in `read.rs`'s order.
+pub(crate) const OBJECT_COLUMNS: &str = "t0.objectId, t0.createdAt, t0.updatedAt, t0.doc";
+
+fn is_column(field: &str) -> bool {
+    matches!(field, "objectId" | "createdAt" | "updatedAt")
+}
+
+fn safe_segment(s: &str) -> bool {
+    !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// How a value of a field is compared: on the raw JSON value, or on a part of it.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Part {
+    Whole,
+    /// `.iso` of a Date.
+    Iso,
+    /// `.objectId` of a Pointer.
+    PointerId,
+}
+
+fn part_for(ft: Option<&FieldType>, path: &FieldPath) -> Part {
+    if !path.sub.is_empty() {
+        return Part::Whole;
+    }
+    match ft {
+        Some(FieldType::Date) => Part::Iso,
+        Some(FieldType::Pointer(_)) => Part::PointerId,
+        _ => Part::Whole,
+    }
+}
+
+/// The JSON path of a field (or part of it) inside `doc`, e.g. `$.score` or `$.when.iso`.
+fn json_path(path: &FieldPath, part: Part) -> Option<String> {
+    let mut s = String::from("$.");
+    if !safe_segment(&path.field) {
+        return None;
+    }
+    s.push_str(&path.field);
+    for seg in &path.sub {
+        if !safe_segment(seg) {
+            return None;
+        }
+        s.push('.');
+        s.push_str(seg);
+    }
+    match part {
+        Part::Whole => {}
+        Part::Iso => s.push_str(".iso"),
+        Part::PointerId => s.push_str(".objectId"),
+    }
+    Some(s)
+}
+
+/// The SQL expression of an index key or order key; shared with index creation so the two
+/// agree to the letter.
+pub(crate) fn index_expr(schema: &ClassSchema, key: &str) -> Option<String> {
+    if is_column(key) {
+        return Some(key.to_owned());
+    }
+    let path = FieldPath::parse(key);
+    let part = part_for(schema.field_type(&path.field), &path);
+    json_path(&path, part).map(|p| format!("json_extract(doc, '{p}')"))
+}
+
+struct Compiler<'a> {
+    schemas: &'a SchemaMap,
+    params: Vec<Sql>,
+    depth: usize,
+    near_order: Option<String>,
+}
+
+fn invalid(msg: impl Into<String>) -> crate::StoreError {
+    ParseError::new(ErrorCode::InvalidQuery, msg.into()).into()
+}
+
+/// A JSON value as the SQL value `json_extract` yields for it.
+fn sql_value(v: &Value, part: Part) -> Sql {
+    match v {
+        Value::Null => Sql::Null,
+        Value::Bool(b) => Sql::Integer(i64::from(*b)),
+        Value::Number(n) => match n.as_i64() {
+            Some(i) => Sql::Integer(i),
+            None => Sql::Real(n.as_f64().unwrap_or(f64::NAN)),
+        },
+        Value::String(s) => Sql::Text(s.clone()),
+        Value::Object(o) => {
+            if let Some(iso) = o.get("iso").and_then(Value::as_str).filter(|_| o.get("__type") == Some(&Value::from("Date"))) {
+                return Sql::Text(iso.to_owned());
+            }
+            if part == Part::PointerId {
+                if let Some((_, id)) = as_pointer(v) {
+                    return Sql::Text(id.to_owned());
+                }
+            }
+            Sql::Text(v.to_string())
+        }
+        Value::Array(_) => Sql::Text(v.to_string()),
+    }
+}
+
+impl<'a> Compiler<'a> {
+    fn alias(&self) -> String {
+        format!("t{}", self.depth)
+    }
+
+    fn bind(&mut self, v: Sql) -> String {
+        self.params.push(v);
+        format!("?{}", self.params.len())
+    }
+
+    /// The expression reading `path` (or its part) of the current row.
+    fn expr(&mut self, path: &FieldPath, part: Part) -> String {
+        let alias = self.alias();
+        if is_column(&path.field) && path.sub.is_empty() {
+            return format!("{alias}.{}", path.field);
+        }
+        match json_path(path, part) {
+            Some(p) => format!("json_extract({alias}.doc, '{p}')"),
+            None => {
+                let mut quoted = format!("$.\"{}\"", path.field.replace('"', ""));
+                for seg in &path.sub {
+                    quoted.push_str(&format!(".\"{}\"", seg.replace('"', "")));
+                }
+                match part {
+                    Part::Whole => {}
+                    Part::Iso => quoted.push_str(".iso"),
+                    Part::PointerId => quoted.push_str(".objectId"),
+                }
+                let p = self.bind(Sql::Text(quoted));
+                format!("json_extract({alias}.doc, {p})")
+            }
+        }
+    }
+
+    fn filter(&mut self, class: &ClassSchema, f: &Filter) -> StoreResult<String> {
+        Ok(match f {
+            Filter::All => "1".to_owned(),
+            Filter::And(parts) => self.join(class, parts, " AND ", "1")?,
+            Filter::Or(parts) => self.join(class, parts, " OR ", "0")?,
+            Filter::Nor(parts) => format!("NOT {}", self.join(class, parts, " OR ", "0")?),
+            Filter::RelatedTo { class: owner, object_id, key } => {
+                let (a, b, c) = (
+                    self.bind(Sql::Text(owner.clone())),
+                    self.bind(Sql::Text(key.clone())),
+                    self.bind(Sql::Text(object_id.clone())),
+                );
+                format!(
+                    "{}.objectId IN (SELECT related_id FROM _basalt_join WHERE owner_class = {a} AND field = {b} AND owner_id = {c})",
+                    self.alias()
+                )
+            }
+            Filter::Field(path, cond) => self.condition(class, path, cond)?,
+        })
+    }
+
+    fn join(&mut self, class: &ClassSchema, parts: &[Filter], sep: &str, empty: &str) -> StoreResult<String> {
+        if parts.is_empty() {
+            return Ok(empty.to_owned());
+        }
+        let sqls = parts.iter().map(|p| self.filter(class, p)).collect::<StoreResult<Vec<_>>>()?;
+        Ok(format!("({})", sqls.join(sep)))
+    }
+
+    fn array_elements(&mut self, path: &FieldPath) -> String {
+        let alias = self.alias();
+        match json_path(path, Part::Whole) {
+            Some(p) => format!("json_each({alias}.doc, '{p}')"),
+            None => {
+                let e = self.expr(path, Part::Whole);
+                format!("json_each({e})")
+            }
+        }
+    }
+
+    /// `EXISTS (element of the array field satisfying pred(element_expr))`.
+    fn any_element(&mut self, path: &FieldPath, pred: &str) -> String {
+        let each = self.array_elements(path);
+        format!("EXISTS (SELECT 1 FROM {each} AS je WHERE {pred})")
+    }
+
+    fn element_value(&mut self, v: &Value) -> (String, String) {
+        // Pointers in arrays are compared by objectId; other values by their JSON value.
+        if let Some((_, id)) = as_pointer(v) {
+            let p = self.bind(Sql::Text(id.to_owned()));
+            ("json_extract(je.value, '$.objectId')".to_owned(), p)
+        } else if matches!(v, Value::Object(_) | Value::Array(_)) {
+            let p = self.bind(Sql::Text(v.to_string()));
+            ("je.value".to_owned(), format!("json({p})"))
+        } else {
+            let p = self.bind(sql_value(v, Part::Whole));
+            ("je.value".to_owned(), p)
+        }
+    }
+
+    fn in_list(&mut self, values: &[Value], part: Part) -> String {
+        let binds: Vec<String> = values
+            .iter()
+            .filter(|v| !v.is_null())
+            .map(|v| {
+                let s = sql_value(v, part);
+                self.bind(s)
+            })
+            .collect();
+        binds.join(", ")
+    }
+
+    fn condition(&mut self, class: &ClassSchema, path: &FieldPath, cond: &Condition) -> StoreResult<String> {
+        let ft = if path.sub.is_empty() { class.field_type(&path.field).cloned() } else { None };
+        let is_array = matches!(ft, Some(FieldType::Array));
+        let part = part_for(ft.as_ref(), path);
+        Ok(match cond {
+            Condition::Eq(v) => self.equals(path, v, is_array, part),
+            Condition::Ne(v) => {
+                if v.is_null() {
+                    let e = self.expr(path, part);
+                    format!("{e} IS NOT NULL")
+                } else if is_array && !v.is_array() {
+                    format!("NOT {}", self.equals(path, v, is_array, part))
+                } else {
+                    let e = self.expr(path, part);
+                    let eq = self.equals(path, v, is_array, part);
+                    format!("({e} IS NULL OR NOT ({eq}))")
+                }
+            }
+            Condition::Compare(cmp, v) => {
+                let e = self.expr(path, part);
+                let p = self.bind(sql_value(v, part));
+                let op = match cmp { Cmp::Lt => "<", Cmp::Lte => "<=", Cmp::Gt => ">", Cmp::Gte => ">=" };
+                format!("{e} {op} {p}")
+            }
+            Condition::In(values) | Condition::Nin(values) => {
+                let negate = matches!(cond, Condition::Nin(_));
+                let has_null = values.iter().any(Value::is_null);
+                let sql = if is_array {
+                    let preds: Vec<String> = values
+                        .iter()
+                        .map(|v| {
+                            let (lhs, rhs) = self.element_value(v);
+                            format!("{lhs} = {rhs}")
+                        })
+                        .collect();
+                    if preds.is_empty() { "0".to_owned() } else { self.any_element(path, &preds.join(" OR ")) }
+                } else {
+                    let e = self.expr(path, part);
+                    let list = self.in_list(values, part);
+                    let base = if list.is_empty() { "0".to_owned() } else { format!("{e} IN ({list})") };
+                    if has_null { format!("({base} OR {e} IS NULL)") } else { base }
+                };
+                if negate {
+                    let e = self.expr(path, part);
+                    if is_array || has_null { format!("NOT {sql}") } else { format!("({e} IS NULL OR NOT {sql})") }
+                } else {
+                    sql
+                }
+            }
+            Condition::Exists(present) => {
+                let e = if is_column(&path.field) && path.sub.is_empty() {
+                    return Ok(if *present { "1" } else { "0" }.to_owned());
+                } else {
+                    let alias = self.alias();
+                    match json_path(path, Part::Whole) {
+                        Some(p) => format!("json_type({alias}.doc, '{p}')"),
+                        None => {
+                            let e = self.expr(path, Part::Whole);
+                            format!("json_type({e})")
+                        }
+                    }
+                };
+                if *present { format!("{e} IS NOT NULL") } else { format!("{e} IS NULL") }
+            }
+            Condition::All(values) => {
+                if values.is_empty() {
+                    return Ok("0".to_owned());
+                }
+                let parts: Vec<String> = values
+                    .iter()
+                    .map(|v| {
+                        let (lhs, rhs) = self.element_value(v);
+                        self.any_element(path, &format!("{lhs} = {rhs}"))
+                    })
+                    .collect();
+                format!("({})", parts.join(" AND "))
+            }
+            Condition::ContainedBy(values) => {
+                let preds: Vec<String> = values
+                    .iter()
+                    .map(|v| {
+                        let (lhs, rhs) = self.element_value(v);
+                        format!("{lhs} = {rhs}")
+                    })
+                    .collect();
+                let inner = if preds.is_empty() { "0".to_owned() } else { preds.join(" OR ") };
+                format!("NOT {}", self.any_element(path, &format!("NOT ({inner})")))
+            }
+            Condition::Regex { pattern, options } => {
+                let mut flags = String::new();
+                for c in options.chars() {
+                    if "imxs".contains(c) && !flags.contains(c) {
+                        flags.push(c);
+                    }
+                }
+                let body = basalt_core::query::expand_regex_quotes(pattern);
+                let full = if flags.is_empty() { body } else { format!("(?{flags}){body}") };
+                regex::Regex::new(&full).map_err(|e| invalid(format!("Invalid regular expression: {e}")))?;
+                let e = self.expr(path, part);
+                let p = self.bind(Sql::Text(full));
+                format!("{e} REGEXP {p}")
+            }
+            Condition::Text(t) => {
+                let e = self.expr(path, Part::Whole);
+                let term = self.bind(Sql::Text(t.term.clone()));
+                let cs = self.bind(Sql::Integer(i64::from(t.case_sensitive)));
+                let ds = self.bind(Sql::Integer(i64::from(t.diacritic_sensitive)));
+                format!("basalt_text_match({e}, {term}, {cs}, {ds})")
+            }
+            Condition::Select { query, key, negate } => {
+                let e = self.expr(path, part);
+                let sub = self.sub_select(query, key)?;
+                if *negate { format!("({e} IS NULL OR {e} NOT IN ({sub}))") } else { format!("{e} IN ({sub})") }
+            }
+            Condition::InQuery { query, negate } => {
+                let sub = self.sub_select(query, "objectId")?;
+                let sql = if is_array {
+                    self.any_element(path, &format!("json_extract(je.value, '$.objectId') IN ({sub})"))
+                } else {
+                    let e = self.expr(path, Part::PointerId);
+                    format!("{e} IN ({sub})")
+                };
+                if *negate { format!("NOT coalesce({sql}, 0)") } else { sql }
+            }
+            Condition::Near { point, max_radians } => {
+                let d = self.distance(path, point.latitude, point.longitude);
+                if self.near_order.is_none() {
+                    self.near_order = Some(d.clone());
+                }
+                match max_radians {
+                    Some(max) => {
+                        let m = self.bind(Sql::Real(*max));
+                        format!("{d} <= {m}")
+                    }
+                    None => format!("{d} IS NOT NULL"),
+                }
+            }
+            Condition::CenterSphere { center, radians } => {
+                let d = self.distance(path, center.latitude, center.longitude);
+                let m = self.bind(Sql::Real(*radians));
+                format!("{d} <= {m}")
+            }
+            Condition::WithinBox { southwest, northeast } => {
+                let (lat, lng) = self.lat_lng(path);
+                let (s, n) = (self.bind(Sql::Real(southwest.latitude)), self.bind(Sql::Real(northeast.latitude)));
+                let (w, e) = (self.bind(Sql::Real(southwest.longitude)), self.bind(Sql::Real(northeast.longitude)));
+                let lng_ok = if southwest.longitude <= northeast.longitude {
+                    format!("{lng} BETWEEN {w} AND {e}")
+                } else {
+                    format!("({lng} >= {w} OR {lng} <= {e})")
+                };
+                format!("({lat} BETWEEN {s} AND {n} AND {lng_ok})")
+            }
+            Condition::WithinPolygon(points) => {
+                let (lat, lng) = self.lat_lng(path);
+                let json: Vec<Value> = points.iter().map(|p| serde_json::json!([p.latitude, p.longitude])).collect();
+                let p = self.bind(Sql::Text(Value::Array(json).to_string()));
+                format!("basalt_in_polygon({lat}, {lng}, {p})")
+            }
+            Condition::Intersects(point) => {
+                let coords = self.expr(&FieldPath { field: path.field.clone(), sub: vec!["coordinates".into()] }, Part::Whole);
+                let (a, b) = (self.bind(Sql::Real(point.latitude)), self.bind(Sql::Real(point.longitude)));
+                format!("basalt_polygon_contains({coords}, {a}, {b})")
+            }
+        })
+    }
+
+    fn equals(&mut self, path: &FieldPath, v: &Value, is_array: bool, part: Part) -> String {
+        if v.is_null() {
+            let e = self.expr(path, part);
+            return format!("{e} IS NULL");
+        }
+        if is_array && !v.is_array() {
+            let (lhs, rhs) = self.element_value(v);
+            return self.any_element(path, &format!("{lhs} = {rhs}"));
+        }
+        let e = self.expr(path, part);
+        if part == Part::Whole && matches!(v, Value::Object(_) | Value::Array(_)) && as_pointer(v).is_none() {
+            let p = self.bind(Sql::Text(v.to_string()));
+            return format!("{e} = json({p})");
+        }
+        let p = self.bind(sql_value(v, if as_pointer(v).is_some() { Part::PointerId } else { part }));
+        if part == Part::Whole && as_pointer(v).is_some() {
+            let id = self.expr(path, Part::PointerId);
+            return format!("{id} = {p}");
+        }
+        format!("{e} = {p}")
+    }
+
+    fn lat_lng(&mut self, path: &FieldPath) -> (String, String) {
+        let sub = |k: &str| FieldPath { field: path.field.clone(), sub: vec![k.to_owned()] };
+        (self.expr(&sub("latitude"), Part::Whole), self.expr(&sub("longitude"), Part::Whole))
+    }
+
+    fn distance(&mut self, path: &FieldPath, lat: f64, lng: f64) -> String {
+        let (la, lo) = self.lat_lng(path);
+        let (a, b) = (self.bind(Sql::Real(lat)), self.bind(Sql::Real(lng)));
+        format!("basalt_distance({la}, {lo}, {a}, {b})")
+    }
+
+    fn sub_select(&mut self, q: &SubQuery, key: &str) -> StoreResult<String> {
+        let Some(schema) = self.schemas.get(&q.class).cloned() else {
+            return Ok("SELECT NULL WHERE 0".to_owned());
+        };
+        self.depth += 1;
+        let alias = self.alias();
+        let key_path = FieldPath::parse(key);
+        let part = part_for(schema.field_type(&key_path.field), &key_path);
+        let key_expr = self.expr(&key_path, part);
+        let saved_near = self.near_order.take();
+        let cond = self.filter(&schema, &q.filter);
+        self.near_order = saved_near;
+        self.depth -= 1;
+        let cond = cond?;
+        Ok(format!(
+            "SELECT {key_expr} FROM {} AS {alias} WHERE ({cond}) AND {key_expr} IS NOT NULL",
+            table_name(&q.class)
+        ))
+    }
+}
+
+fn where_clause(schemas: &SchemaMap, class: &ClassSchema, filter: &Filter) -> StoreResult<(String, Vec<Sql>, Option<String>)> {
+    let mut c = Compiler { schemas, params: Vec::new(), depth: 0, near_order: None };
+    let sql = c.filter(class, filter)?;
+    Ok((sql, c.params, c.near_order))
+}
+
+/// The SELECT for a find, or None when the class has no storage yet (no results).
+pub(crate) fn find_sql(schemas: &SchemaMap, class: &str, spec: &FindSpec) -> StoreResult<Option<SqlPlan>> {
+    let Some(schema) = schemas.get(class) else { return Ok(None) };
+    let (cond, mut params, near) = where_clause(schemas, schema, &spec.filter)?;
+    let mut order: Vec<String> = Vec::new();
+    for (path, dir) in &spec.order {
+        let mut c = Compiler { schemas, params: Vec::new(), depth: 0, near_order: None };
+        let part = part_for(schema.field_type(&path.field), path);
+        let expr = c.expr(path, part);
+        // Order keys never bind (paths are validated), so the fresh compiler has no params.
+        if !c.params.is_empty() {
+            return Err(invalid(format!("Invalid order key: {}", path.field)));
+        }
+        order.push(format!("{expr} {}", match dir { Direction::Ascending => "ASC", Direction::Descending => "DESC" }));
+    }
+    if order.is_empty() {
+        if let Some(d) = near {
+            order.push(format!("{d} ASC"));
+        }
+    }
+    let mut sql = format!("SELECT {OBJECT_COLUMNS} FROM {} AS t0 WHERE {cond}", table_name(class));
+    if !order.is_empty() {
+        sql.push_str(" ORDER BY ");
+        sql.push_str(&order.join(", "));
+    }
+    let limit = spec.limit.map_or(-1, |l| i64::try_from(l).unwrap_or(i64::MAX));
+    params.push(Sql::Integer(limit));
+    params.push(Sql::Integer(i64::try_from(spec.skip).unwrap_or(i64::MAX)));
+    sql.push_str(&format!(" LIMIT ?{} OFFSET ?{}", params.len() - 1, params.len()));
+    Ok(Some(SqlPlan { sql, params }))
+}
+
+/// The COUNT for a filter, or None when the class has no storage yet (zero).
+pub(crate) fn count_sql(schemas: &SchemaMap, class: &str, filter: &Filter) -> StoreResult<Option<SqlPlan>> {
+    let Some(schema) = schemas.get(class) else { return Ok(None) };
+    let (cond, params, _) = where_clause(schemas, schema, filter)?;
+    let sql = format!("SELECT COUNT(*) FROM {} AS t0 WHERE {cond}", table_name(class));
+    Ok(Some(SqlPlan { sql, params }))
+}

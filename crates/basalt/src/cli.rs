@@ -1,0 +1,142 @@
+//! The command line. Each `///` line is what `basalt serve --help` prints.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// basalt: a Parse-compatible backend in one binary.
+#[derive(Debug, Parser)]
+#[command(name = "basalt", version, about)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server.
+    Serve(Box<ServeArgs>),
+}
+
+/// Options of `basalt serve`. Precedence: the TOML file < environment < flags. Names under
+/// PARSE_SERVER_* are Parse Server's own, so an existing deployment's settings carry over.
+#[derive(Debug, Args, Default, Clone)]
+pub struct ServeArgs {
+    /// TOML configuration file; keys are the long option names in snake_case
+    /// (for example `app_id = "myapp"`).
+    #[arg(long, env = "BASALT_CONFIG")]
+    pub config: Option<PathBuf>,
+
+    /// Address to listen on [default: 127.0.0.1:1337]. Port 0 picks a free port.
+    #[arg(long, env = "BASALT_LISTEN")]
+    pub listen: Option<SocketAddr>,
+
+    /// Port to listen on; replaces the port of --listen.
+    #[arg(long, env = "PARSE_SERVER_PORT")]
+    pub port: Option<u16>,
+
+    /// Path the API is mounted at [default: /parse].
+    #[arg(long, env = "PARSE_SERVER_MOUNT_PATH")]
+    pub mount_path: Option<String>,
+
+    /// Directory for the embedded database and generated keys [default: ./basalt-data].
+    #[arg(long, env = "BASALT_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+
+    /// Database to use instead of the embedded one in --data-dir: `sqlite://PATH`
+    /// (PostgreSQL URIs are reserved for the PostgreSQL store).
+    #[arg(long, env = "PARSE_SERVER_DATABASE_URI")]
+    pub database_uri: Option<String>,
+
+    /// Application id clients must send. Generated and saved in the data dir when unset.
+    #[arg(long, env = "PARSE_SERVER_APPLICATION_ID", alias = "appId")]
+    pub app_id: Option<String>,
+
+    /// Master key: bypasses every permission. Generated and saved in the data dir when unset.
+    #[arg(long, env = "PARSE_SERVER_MASTER_KEY", alias = "masterKey")]
+    pub master_key: Option<String>,
+
+    /// Read-only master key: reads everything, writes nothing.
+    #[arg(long, env = "PARSE_SERVER_READ_ONLY_MASTER_KEY")]
+    pub read_only_master_key: Option<String>,
+
+    /// Comma-separated addresses or CIDR ranges the master keys are accepted from
+    /// [default: 127.0.0.1,::1].
+    #[arg(long, env = "PARSE_SERVER_MASTER_KEY_IPS")]
+    pub master_key_ips: Option<String>,
+
+    /// JavaScript key; when any client key is set, clients must send one of them.
+    #[arg(long, env = "PARSE_SERVER_JAVASCRIPT_KEY", alias = "javascriptKey")]
+    pub javascript_key: Option<String>,
+
+    /// REST API key.
+    #[arg(long, env = "PARSE_SERVER_REST_API_KEY", alias = "restAPIKey")]
+    pub rest_api_key: Option<String>,
+
+    /// Client key (iOS/Android SDKs).
+    #[arg(long, env = "PARSE_SERVER_CLIENT_KEY")]
+    pub client_key: Option<String>,
+
+    /// .NET key.
+    #[arg(long, env = "PARSE_SERVER_DOT_NET_KEY")]
+    pub dotnet_key: Option<String>,
+
+    /// Public URL of the API, used in Location headers [default: http://LISTEN/MOUNT].
+    #[arg(long, env = "PARSE_SERVER_URL")]
+    pub server_url: Option<String>,
+
+    /// Let callers without the master key create classes by writing to them [default: true].
+    #[arg(long, env = "PARSE_SERVER_ALLOW_CLIENT_CLASS_CREATION")]
+    pub allow_client_class_creation: Option<bool>,
+
+    /// Results a query returns when it sets no limit [default: 100].
+    #[arg(long, env = "PARSE_SERVER_DEFAULT_LIMIT")]
+    pub default_limit: Option<usize>,
+
+    /// Largest limit a query may ask for [default: 10000].
+    #[arg(long, env = "PARSE_SERVER_MAX_LIMIT")]
+    pub max_limit: Option<usize>,
+
+    /// Most sub-requests one /batch may carry [default: 1000].
+    #[arg(long, env = "PARSE_SERVER_BATCH_REQUEST_LIMIT")]
+    pub batch_request_limit: Option<usize>,
+
+    /// Largest request body, e.g. `20mb`, `512kb` [default: 20mb].
+    #[arg(long, env = "PARSE_SERVER_MAX_UPLOAD_SIZE")]
+    pub max_upload_size: Option<String>,
+
+    /// Seconds a request may take before it is answered 504 [default: 30].
+    #[arg(long, env = "BASALT_REQUEST_TIMEOUT")]
+    pub request_timeout: Option<u64>,
+
+    /// Log level or tracing filter (error, warn, info, debug, trace) [default: info].
+    #[arg(long, env = "PARSE_SERVER_LOG_LEVEL")]
+    pub log_level: Option<String>,
+
+    /// Log format: text or json [default: text].
+    #[arg(long, env = "BASALT_LOG_FORMAT")]
+    pub log_format: Option<String>,
+
+    /// Cloud Code entry file (main.js). Accepted; cloud code is not active in this release.
+    #[arg(long, env = "PARSE_SERVER_CLOUD")]
+    pub cloud: Option<String>,
+
+    /// LiveQuery options (Parse's JSON). Accepted; LiveQuery is not active in this release.
+    #[arg(long, env = "PARSE_SERVER_LIVE_QUERY")]
+    pub live_query: Option<String>,
+
+    /// Files adapter. Accepted; file storage is not active in this release.
+    #[arg(long, env = "PARSE_SERVER_FILES_ADAPTER")]
+    pub files_adapter: Option<String>,
+
+    /// Push options. Accepted; push is not active in this release.
+    #[arg(long, env = "PARSE_SERVER_PUSH")]
+    pub push: Option<String>,
+
+    /// E-mail adapter. Accepted; e-mail is not active in this release.
+    #[arg(long, env = "PARSE_SERVER_EMAIL_ADAPTER")]
+    pub email_adapter: Option<String>,
+}

@@ -1,0 +1,298 @@
+//! One configuration, built once from the TOML file, the environment and the flags (in rising
+//! precedence), validated with every problem reported at once, then passed down explicitly.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use basalt_api::IpRange;
+use serde::Deserialize;
+
+use crate::cli::ServeArgs;
+
+/// The TOML file: the same options as the flags, in snake_case (Parse's camelCase names for the
+/// common ones are accepted too).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    listen: Option<SocketAddr>,
+    port: Option<u16>,
+    #[serde(alias = "mountPath")]
+    mount_path: Option<String>,
+    data_dir: Option<PathBuf>,
+    #[serde(alias = "databaseURI")]
+    database_uri: Option<String>,
+    #[serde(alias = "appId")]
+    app_id: Option<String>,
+    #[serde(alias = "masterKey")]
+    master_key: Option<String>,
+    #[serde(alias = "readOnlyMasterKey")]
+    read_only_master_key: Option<String>,
+    #[serde(alias = "masterKeyIps")]
+    master_key_ips: Option<Vec<String>>,
+    #[serde(alias = "javascriptKey")]
+    javascript_key: Option<String>,
+    #[serde(alias = "restAPIKey")]
+    rest_api_key: Option<String>,
+    #[serde(alias = "clientKey")]
+    client_key: Option<String>,
+    #[serde(alias = "dotNetKey")]
+    dotnet_key: Option<String>,
+    #[serde(alias = "serverURL")]
+    server_url: Option<String>,
+    #[serde(alias = "allowClientClassCreation")]
+    allow_client_class_creation: Option<bool>,
+    #[serde(alias = "defaultLimit")]
+    default_limit: Option<usize>,
+    #[serde(alias = "maxLimit")]
+    max_limit: Option<usize>,
+    #[serde(alias = "batchRequestLimit")]
+    batch_request_limit: Option<usize>,
+    #[serde(alias = "maxUploadSize")]
+    max_upload_size: Option<String>,
+    request_timeout: Option<u64>,
+    #[serde(alias = "logLevel")]
+    log_level: Option<String>,
+    log_format: Option<String>,
+    cloud: Option<String>,
+    #[serde(alias = "liveQuery")]
+    live_query: Option<toml::Value>,
+    #[serde(alias = "filesAdapter")]
+    files_adapter: Option<toml::Value>,
+    push: Option<toml::Value>,
+    #[serde(alias = "emailAdapter")]
+    email_adapter: Option<toml::Value>,
+}
+
+/// A secret that never prints.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(pub String);
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Address to bind.
+    pub listen: SocketAddr,
+    /// Mount path, e.g. `/parse` (empty for the root).
+    pub mount_path: String,
+    /// Data directory.
+    pub data_dir: PathBuf,
+    /// Database URI (derived from the data dir when not given).
+    pub database_uri: String,
+    /// Application id (None: generate or load from the data dir).
+    pub app_id: Option<String>,
+    /// Master key (None: generate or load from the data dir).
+    pub master_key: Option<Secret>,
+    /// Read-only master key.
+    pub read_only_master_key: Option<Secret>,
+    /// Where master keys are accepted from.
+    pub master_key_ips: Vec<IpRange>,
+    /// Client keys, any of which a client must send when the list is not empty.
+    pub client_keys: Vec<Secret>,
+    /// Public URL (None: derived from the bound address).
+    pub server_url: Option<String>,
+    /// Client class creation.
+    pub allow_client_class_creation: bool,
+    /// Default find limit.
+    pub default_limit: usize,
+    /// Maximum find limit.
+    pub max_limit: usize,
+    /// Batch size limit.
+    pub batch_request_limit: usize,
+    /// Body size limit in bytes.
+    pub max_body_bytes: usize,
+    /// Request timeout.
+    pub request_timeout: Duration,
+    /// Tracing filter.
+    pub log_level: String,
+    /// Log format.
+    pub log_format: LogFormat,
+    /// Options accepted for capabilities not active yet, by name.
+    pub inactive: Vec<&'static str>,
+}
+
+/// Parses sizes like `20mb`, `512kb`, `1gb`, `1048576`.
+pub fn parse_size(s: &str) -> Option<usize> {
+    let t = s.trim().to_ascii_lowercase();
+    let (num, mult) = if let Some(n) = t.strip_suffix("gb") {
+        (n, 1 << 30)
+    } else if let Some(n) = t.strip_suffix("mb") {
+        (n, 1 << 20)
+    } else if let Some(n) = t.strip_suffix("kb") {
+        (n, 1 << 10)
+    } else if let Some(n) = t.strip_suffix('b') {
+        (n, 1)
+    } else {
+        (t.as_str(), 1)
+    };
+    num.trim().parse::<f64>().ok().filter(|n| *n > 0.0).map(|n| (n * f64::from(mult)) as usize)
+}
+
+impl Config {
+    /// Builds the configuration; returns every problem found.
+    pub fn load(args: ServeArgs) -> Result<Config, Vec<String>> {
+        let mut problems = Vec::new();
+        let file = match &args.config {
+            Some(path) => match std::fs::read_to_string(path) {
+                Ok(text) => toml::from_str::<FileConfig>(&text).unwrap_or_else(|e| {
+                    problems.push(format!("{}: {e}", path.display()));
+                    FileConfig::default()
+                }),
+                Err(e) => {
+                    problems.push(format!("cannot read config file {}: {e}", path.display()));
+                    FileConfig::default()
+                }
+            },
+            None => FileConfig::default(),
+        };
+        let mut listen = args.listen.or(file.listen).unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 1337)));
+        if let Some(port) = args.port.or(file.port) {
+            listen.set_port(port);
+        }
+        let mut mount_path = args.mount_path.or(file.mount_path).unwrap_or_else(|| "/parse".to_owned());
+        if !mount_path.is_empty() && !mount_path.starts_with('/') {
+            problems.push(format!("mount path {mount_path:?} must start with /"));
+        }
+        while mount_path.len() > 1 && mount_path.ends_with('/') {
+            mount_path.pop();
+        }
+        if mount_path == "/" {
+            mount_path.clear();
+        }
+        let data_dir = args.data_dir.or(file.data_dir).unwrap_or_else(|| PathBuf::from("basalt-data"));
+        let database_uri = args
+            .database_uri
+            .or(file.database_uri)
+            .unwrap_or_else(|| format!("sqlite://{}", data_dir.join("basalt.db").display()));
+        let ip_list: Vec<String> = match args.master_key_ips {
+            Some(s) => s.split(',').map(|p| p.trim().to_owned()).filter(|p| !p.is_empty()).collect(),
+            None => file.master_key_ips.unwrap_or_else(|| vec!["127.0.0.1".to_owned(), "::1".to_owned()]),
+        };
+        let master_key_ips = ip_list
+            .iter()
+            .filter_map(|s| {
+                let r = IpRange::parse(s);
+                if r.is_none() {
+                    problems.push(format!("master key IP {s:?} is not an address or CIDR range"));
+                }
+                r
+            })
+            .collect();
+        let client_keys = [
+            args.javascript_key.or(file.javascript_key),
+            args.rest_api_key.or(file.rest_api_key),
+            args.client_key.or(file.client_key),
+            args.dotnet_key.or(file.dotnet_key),
+        ]
+        .into_iter()
+        .flatten()
+        .filter(|k| !k.is_empty())
+        .map(Secret)
+        .collect();
+        let max_body_text = args.max_upload_size.or(file.max_upload_size).unwrap_or_else(|| "20mb".to_owned());
+        let max_body_bytes = parse_size(&max_body_text).unwrap_or_else(|| {
+            problems.push(format!("max upload size {max_body_text:?} is not a size like 20mb"));
+            20 << 20
+        });
+        let log_format = match args.log_format.or(file.log_format).as_deref() {
+            None | Some("text") => LogFormat::Text,
+            Some("json") => LogFormat::Json,
+            Some(other) => {
+                problems.push(format!("log format {other:?} must be text or json"));
+                LogFormat::Text
+            }
+        };
+        let default_limit = args.default_limit.or(file.default_limit).unwrap_or(100);
+        let max_limit = args.max_limit.or(file.max_limit).unwrap_or(10_000);
+        if default_limit == 0 || max_limit == 0 {
+            problems.push("default and max limits must be at least 1".to_owned());
+        }
+        let mut inactive = Vec::new();
+        if args.cloud.is_some() || file.cloud.is_some() {
+            inactive.push("cloud (Cloud Code)");
+        }
+        if args.live_query.is_some() || file.live_query.is_some() {
+            inactive.push("liveQuery (LiveQuery)");
+        }
+        if args.files_adapter.is_some() || file.files_adapter.is_some() {
+            inactive.push("filesAdapter (files)");
+        }
+        if args.push.is_some() || file.push.is_some() {
+            inactive.push("push (push notifications)");
+        }
+        if args.email_adapter.is_some() || file.email_adapter.is_some() {
+            inactive.push("emailAdapter (e-mail)");
+        }
+        let config = Config {
+            listen,
+            mount_path,
+            data_dir,
+            database_uri,
+            app_id: args.app_id.or(file.app_id).filter(|s| !s.is_empty()),
+            master_key: args.master_key.or(file.master_key).filter(|s| !s.is_empty()).map(Secret),
+            read_only_master_key: args.read_only_master_key.or(file.read_only_master_key).map(Secret),
+            master_key_ips,
+            client_keys,
+            server_url: args.server_url.or(file.server_url),
+            allow_client_class_creation: args
+                .allow_client_class_creation
+                .or(file.allow_client_class_creation)
+                .unwrap_or(true),
+            default_limit,
+            max_limit,
+            batch_request_limit: args.batch_request_limit.or(file.batch_request_limit).unwrap_or(1_000),
+            max_body_bytes,
+            request_timeout: Duration::from_secs(args.request_timeout.or(file.request_timeout).unwrap_or(30)),
+            log_level: args.log_level.or(file.log_level).unwrap_or_else(|| "info".to_owned()),
+            log_format,
+            inactive,
+        };
+        if problems.is_empty() { Ok(config) } else { Err(problems) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("20mb"), Some(20 << 20));
+        assert_eq!(parse_size("512KB"), Some(512 << 10));
+        assert_eq!(parse_size("100"), Some(100));
+        assert_eq!(parse_size("lots"), None);
+    }
+
+    #[test]
+    fn flags_win_over_file_and_problems_are_collected() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("basalt.toml");
+        std::fs::write(&path, "app_id = \"from-file\"\nmountPath = \"/api\"\nport = 4000\n").unwrap();
+        let args = ServeArgs { config: Some(path.clone()), app_id: Some("from-flag".into()), ..ServeArgs::default() };
+        let c = Config::load(args).unwrap();
+        assert_eq!(c.app_id.as_deref(), Some("from-flag"));
+        assert_eq!(c.mount_path, "/api");
+        assert_eq!(c.listen.port(), 4000);
+
+        std::fs::write(&path, "bogus = 1\n").unwrap();
+        let args = ServeArgs { config: Some(path), max_upload_size: Some("huge".into()), ..ServeArgs::default() };
+        let problems = Config::load(args).unwrap_err();
+        assert_eq!(problems.len(), 2, "{problems:?}");
+    }
+}

@@ -1,0 +1,148 @@
+//! The basalt binary: reads the configuration, wires the store, engine and HTTP layer together,
+//! serves until SIGINT or SIGTERM, then finishes in-flight requests and closes the database.
+
+mod cli;
+mod config;
+mod keys;
+
+use std::io::Write as _;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use basalt_api::{ApiConfig, ApiKeys, AppState};
+use basalt_engine::{Engine, EngineConfig};
+use clap::Parser as _;
+use tracing_subscriber::EnvFilter;
+
+use crate::cli::{Cli, Command};
+use crate::config::{Config, LogFormat};
+
+fn init_logging(config: &Config) {
+    let filter = EnvFilter::try_new(&config.log_level).unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match config.log_format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    for name in &config.inactive {
+        tracing::warn!(option = name, "option accepted but not active in this release");
+    }
+    let keys = keys::resolve(
+        &config.data_dir,
+        config.app_id.clone(),
+        config.master_key.as_ref().map(|s| s.0.clone()),
+    )?;
+    let store = basalt_store::connect(&config.database_uri).await?;
+    let engine = Arc::new(
+        Engine::new(
+            store,
+            EngineConfig {
+                allow_client_class_creation: config.allow_client_class_creation,
+                default_limit: config.default_limit,
+                max_limit: config.max_limit,
+                batch_request_limit: config.batch_request_limit,
+            },
+        )
+        .await?,
+    );
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let bound = listener.local_addr()?;
+    let base_url = format!("http://{bound}{}", config.mount_path);
+    let server_url = config.server_url.clone().unwrap_or_else(|| base_url.clone());
+    let state = AppState {
+        engine: Arc::clone(&engine),
+        keys: Arc::new(ApiKeys {
+            app_id: keys.app_id.clone(),
+            master_key: keys.master_key.clone(),
+            read_only_master_key: config.read_only_master_key.as_ref().map(|s| s.0.clone()),
+            client_keys: config.client_keys.iter().map(|s| s.0.clone()).collect(),
+            master_key_ips: config.master_key_ips.clone(),
+        }),
+        config: Arc::new(ApiConfig {
+            mount_path: config.mount_path.clone(),
+            server_url,
+            max_body_bytes: config.max_body_bytes,
+            request_timeout: config.request_timeout,
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+        }),
+    };
+    if keys.generated {
+        keys::announce(&keys, &config.data_dir, &base_url);
+    }
+    {
+        // The one stable line tests and scripts read the address from.
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "listening on {base_url}");
+        let _ = out.flush();
+    }
+    tracing::info!(address = %bound, database = %config.database_uri, "basalt started");
+    let app = basalt_api::app(state);
+    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    engine.shutdown().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve(args) => {
+            let config = match Config::load(*args) {
+                Ok(c) => c,
+                Err(problems) => {
+                    let mut err = std::io::stderr().lock();
+                    let _ = writeln!(err, "basalt: the configuration has {} problem(s):", problems.len());
+                    for p in problems {
+                        let _ = writeln!(err, "  - {p}");
+                    }
+                    return std::process::ExitCode::from(2);
+                }
+            };
+            init_logging(&config);
+            let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+                Ok(r) => r,
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot start the runtime");
+                    return std::process::ExitCode::FAILURE;
+                }
+            };
+            match runtime.block_on(serve(config)) {
+                Ok(()) => std::process::ExitCode::SUCCESS,
+                Err(e) => {
+                    tracing::error!(error = format!("{e:#}"), "basalt stopped with an error");
+                    std::process::ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}
