@@ -34,6 +34,8 @@ fn api_routes() -> Router<AppState> {
         .route("/classes/{class}/{id}", get(classes::get).put(classes::update).delete(classes::delete))
         .route("/batch", post(batch::batch))
         .route("/schemas", get(schemas::all).post(schemas::create_from_body))
+        .route("/schemas/", get(schemas::all).post(schemas::create_from_body))
+        .route("/purge/{class}", axum::routing::delete(schemas::purge))
         .route(
             "/schemas/{class}",
             get(schemas::one).post(schemas::create).put(schemas::update).delete(schemas::delete),

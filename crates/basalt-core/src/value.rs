@@ -180,10 +180,14 @@ fn normalize_polygon(o: &mut Map<String, Value>) -> Result<(), ParseError> {
             "Polygon must have at least 3 values",
         ));
     }
-    let json: Vec<Value> = coords
+    let mut json: Vec<Value> = coords
         .iter()
         .map(|p| serde_json::json!([p.latitude, p.longitude]))
         .collect();
+    // Parse stores the ring closed: the first point repeated at the end.
+    if coords.first() != coords.last() {
+        json.push(json[0].clone());
+    }
     o.insert("coordinates".into(), Value::Array(json));
     Ok(())
 }

@@ -45,6 +45,6 @@ impl Engine {
         let schemas = self.schemas.snapshot();
         let found = self.store.find(&schemas, class, &FindSpec::filter(filter)).await?;
         let schema = schemas.get(class).cloned();
-        Ok(found.into_iter().map(|o| to_json(schema.as_deref(), o)).collect())
+        Ok(found.into_iter().map(|o| to_json(schema.as_deref(), o, self.config.file_url_base.as_deref())).collect())
     }
 }

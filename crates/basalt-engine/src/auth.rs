@@ -21,4 +21,18 @@ impl AuthContext {
     pub fn reads_all(&self) -> bool {
         self.master || self.read_only_master
     }
+
+    /// The ACL ids the caller reads as, or `None` when it reads everything.
+    pub fn readers(&self) -> Option<Vec<String>> {
+        if self.reads_all() { None } else { Some(self.acl_ids()) }
+    }
+
+    /// The ACL ids the caller writes as, or `None` when it writes everything.
+    pub fn writers(&self) -> Option<Vec<String>> {
+        if self.master { None } else { Some(self.acl_ids()) }
+    }
+
+    fn acl_ids(&self) -> Vec<String> {
+        vec!["*".to_owned()]
+    }
 }

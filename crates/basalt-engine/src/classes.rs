@@ -167,6 +167,15 @@ impl Engine {
         Ok(deleted)
     }
 
+    /// Deletes every object of a class (`/purge`).
+    pub async fn purge(&self, _auth: &AuthContext, class: &str) -> Result<()> {
+        validate_class_name(class)?;
+        if self.schemas.get(class).is_some() {
+            self.store.purge(class).await?;
+        }
+        Ok(())
+    }
+
     /// Drops a class, which must have no objects.
     pub async fn delete_class(&self, _auth: &AuthContext, class: &str) -> Result<()> {
         validate_class_name(class)?;
@@ -175,7 +184,7 @@ impl Engine {
             return Ok(());
         }
         let snap = self.schemas.snapshot();
-        let n = self.store.count(&snap, class, &Filter::All).await?;
+        let n = self.store.count(&snap, class, &Filter::All, None).await?;
         if n > 0 {
             return Err(schema_error(format!("Class {class} is not empty, contains {n} objects, cannot drop schema.")));
         }

@@ -35,6 +35,9 @@ pub struct EngineConfig {
     pub max_limit: usize,
     /// Most requests one `/batch` may carry.
     pub batch_request_limit: usize,
+    /// Base of file URLs (`{serverURL}/files/{appId}`): File values are returned with
+    /// `url = base/name`, as Parse's files controller rewrites them.
+    pub file_url_base: Option<String>,
 }
 
 impl Default for EngineConfig {
@@ -44,6 +47,7 @@ impl Default for EngineConfig {
             default_limit: 100,
             max_limit: 10_000,
             batch_request_limit: 1_000,
+            file_url_base: None,
         }
     }
 }
@@ -59,6 +63,10 @@ impl Engine {
     /// Builds an engine over a store, loading every class schema.
     pub async fn new(store: Arc<dyn Store>, config: EngineConfig) -> anyhow::Result<Engine> {
         let schemas = SchemaCache::load(store.as_ref()).await?;
+        // Parse creates the user and role classes on start; clients expect to see them.
+        for class in ["_User", "_Role"] {
+            schemas.ensure_fields(store.as_ref(), class, &[]).await.map_err(|e| anyhow::anyhow!("creating {class}: {e}"))?;
+        }
         Ok(Engine { store, schemas, config })
     }
 

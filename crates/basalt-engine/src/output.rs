@@ -10,8 +10,13 @@ use serde_json::{Value, json};
 
 /// A stored object as Parse returns it: `objectId`, `createdAt`, `updatedAt`, its fields, and a
 /// `{"__type":"Relation"}` marker for each Relation field of the class.
-pub(crate) fn to_json(schema: Option<&ClassSchema>, o: StoredObject) -> Document {
+pub(crate) fn to_json(schema: Option<&ClassSchema>, o: StoredObject, file_base: Option<&str>) -> Document {
     let mut out = o.fields;
+    if let Some(base) = file_base {
+        for v in out.values_mut() {
+            rewrite_file_url(v, base);
+        }
+    }
     out.insert("objectId".into(), Value::String(o.object_id));
     out.insert("createdAt".into(), Value::String(o.created_at));
     out.insert("updatedAt".into(), Value::String(o.updated_at));
@@ -23,6 +28,18 @@ pub(crate) fn to_json(schema: Option<&ClassSchema>, o: StoredObject) -> Document
         }
     }
     out
+}
+
+/// Points a File value at this server's file route.
+fn rewrite_file_url(v: &mut Value, base: &str) {
+    if let Value::Object(o) = v {
+        if o.get("__type").and_then(Value::as_str) == Some("File") {
+            if let Some(name) = o.get("name").and_then(Value::as_str) {
+                let url = format!("{base}/{name}");
+                o.insert("url".into(), Value::String(url));
+            }
+        }
+    }
 }
 
 /// A tree of dotted paths: `a.b,a.c,d` → {a: {b, c}, d}.

@@ -88,7 +88,6 @@ impl Engine {
 
     /// Finds objects.
     pub async fn find(&self, auth: &AuthContext, class: &str, req: FindRequest) -> Result<FindResult> {
-        let _ = auth;
         validate_class_name(class)?;
         let filter = parse_where(&req.where_)?;
         let order = match &req.order {
@@ -105,51 +104,50 @@ impl Engine {
         let limit = self.limit(req.limit)?;
         let schemas = self.schemas.snapshot();
         let count = if req.count {
-            Some(self.store.count(&schemas, class, &filter).await?)
+            Some(self.store.count(&schemas, class, &filter, auth.readers().as_deref()).await?)
         } else {
             None
         };
         if limit == 0 {
             return Ok(FindResult { results: vec![], count });
         }
-        let spec = FindSpec { filter, order, limit: Some(limit), skip };
+        let spec = FindSpec { filter, order, limit: Some(limit), skip, readers: auth.readers() };
         let found = self.store.find(&schemas, class, &spec).await?;
         let schema = schemas.get(class).cloned();
-        let mut results: Vec<Document> = found.into_iter().map(|o| to_json(schema.as_deref(), o)).collect();
-        self.finish(&schemas, &mut results, req.include.as_deref(), req.keys.as_deref(), req.exclude_keys.as_deref())
+        let mut results: Vec<Document> = found.into_iter().map(|o| to_json(schema.as_deref(), o, self.config.file_url_base.as_deref())).collect();
+        self.finish(auth, &schemas, &mut results, req.include.as_deref(), req.keys.as_deref(), req.exclude_keys.as_deref())
             .await?;
         Ok(FindResult { results, count })
     }
 
     /// Counts objects matching `where`.
     pub async fn count(&self, auth: &AuthContext, class: &str, where_: &Value) -> Result<u64> {
-        let _ = auth;
         validate_class_name(class)?;
         let filter = parse_where(where_)?;
         let schemas = self.schemas.snapshot();
-        Ok(self.store.count(&schemas, class, &filter).await?)
+        Ok(self.store.count(&schemas, class, &filter, auth.readers().as_deref()).await?)
     }
 
     /// Gets one object by id.
     pub async fn get(&self, auth: &AuthContext, class: &str, object_id: &str, req: GetRequest) -> Result<Document> {
-        let _ = auth;
         validate_class_name(class)?;
         let schemas = self.schemas.snapshot();
         let filter = Filter::Field(FieldPath::parse("objectId"), Condition::Eq(Value::String(object_id.to_owned())));
-        let spec = FindSpec { filter, order: vec![], limit: Some(1), skip: 0 };
+        let spec = FindSpec { filter, order: vec![], limit: Some(1), skip: 0, readers: auth.readers() };
         let found = self.store.find(&schemas, class, &spec).await?;
         let schema = schemas.get(class).cloned();
-        let mut results: Vec<Document> = found.into_iter().map(|o| to_json(schema.as_deref(), o)).collect();
+        let mut results: Vec<Document> = found.into_iter().map(|o| to_json(schema.as_deref(), o, self.config.file_url_base.as_deref())).collect();
         if results.is_empty() {
             return Err(not_found());
         }
-        self.finish(&schemas, &mut results, req.include.as_deref(), req.keys.as_deref(), req.exclude_keys.as_deref())
+        self.finish(auth, &schemas, &mut results, req.include.as_deref(), req.keys.as_deref(), req.exclude_keys.as_deref())
             .await?;
         results.pop().ok_or_else(not_found)
     }
 
     async fn finish(
         &self,
+        auth: &AuthContext,
         schemas: &SchemaMap,
         results: &mut [Document],
         include: Option<&str>,
@@ -159,7 +157,7 @@ impl Engine {
         if let Some(inc) = include {
             let tree = PathTree::parse(inc);
             if !tree.is_empty() {
-                self.include(schemas, results, &tree).await?;
+                self.include(auth, schemas, results, &tree).await?;
             }
         }
         if let Some(k) = keys {
@@ -177,7 +175,7 @@ impl Engine {
 
     /// Replaces pointers on the tree's paths with the objects they point to, one query per class
     /// and level.
-    async fn include(&self, schemas: &SchemaMap, docs: &mut [Document], tree: &PathTree) -> Result<()> {
+    async fn include(&self, auth: &AuthContext, schemas: &SchemaMap, docs: &mut [Document], tree: &PathTree) -> Result<()> {
         let mut level: Vec<(String, PathTree)> = Vec::new();
         for (key, sub) in &tree.0 {
             if key == "*" {
@@ -205,11 +203,12 @@ impl Engine {
                     FieldPath::parse("objectId"),
                     Condition::In(ids.into_iter().map(Value::String).collect()),
                 );
-                let found = self.store.find(schemas, &class, &FindSpec::filter(filter)).await?;
+                let spec = FindSpec { readers: auth.readers(), ..FindSpec::filter(filter) };
+                let found = self.store.find(schemas, &class, &spec).await?;
                 let schema = schemas.get(&class).cloned();
-                let mut objects: Vec<Document> = found.into_iter().map(|o| to_json(schema.as_deref(), o)).collect();
+                let mut objects: Vec<Document> = found.into_iter().map(|o| to_json(schema.as_deref(), o, self.config.file_url_base.as_deref())).collect();
                 if !sub.is_empty() {
-                    Box::pin(self.include(schemas, &mut objects, &sub)).await?;
+                    Box::pin(self.include(auth, schemas, &mut objects, &sub)).await?;
                 }
                 for mut o in objects {
                     let id = o.get("objectId").and_then(Value::as_str).unwrap_or_default().to_owned();

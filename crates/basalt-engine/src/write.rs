@@ -20,6 +20,8 @@ pub struct Created {
     pub object_id: String,
     /// Its creation time.
     pub created_at: String,
+    /// Fields the server filled in (schema defaults), which Parse returns with the create.
+    pub filled: Document,
 }
 
 /// What an update returns.
@@ -57,17 +59,19 @@ fn relation_changes(patch: &Patch) -> Vec<RelationChange> {
         .collect()
 }
 
-fn check_required(schema: &ClassSchema, doc: &mut Document) -> Result<()> {
+fn check_required(schema: &ClassSchema, doc: &mut Document) -> Result<Document> {
+    let mut filled = Document::new();
     for (name, def) in &schema.fields {
         if doc.get(name).is_none_or(Value::is_null) {
             if let Some(d) = &def.default_value {
                 doc.insert(name.clone(), d.clone());
+                filled.insert(name.clone(), d.clone());
             } else if def.required {
                 return Err(ParseError::new(ErrorCode::ValidationError, format!("{name} is required")).into());
             }
         }
     }
-    Ok(())
+    Ok(filled)
 }
 
 impl Engine {
@@ -101,7 +105,7 @@ impl Engine {
         let schema = self.schemas.ensure_fields(self.store.as_ref(), class, &new_fields).await?;
         let mut fields = Document::new();
         apply_patch(&mut fields, &patch, Applying::Create)?;
-        check_required(&schema, &mut fields)?;
+        let filled = check_required(&schema, &mut fields)?;
         let now = now_iso();
         let object = StoredObject {
             object_id: new_object_id(),
@@ -109,7 +113,7 @@ impl Engine {
             updated_at: now,
             fields,
         };
-        let created = Created { object_id: object.object_id.clone(), created_at: object.created_at.clone() };
+        let created = Created { object_id: object.object_id.clone(), created_at: object.created_at.clone(), filled };
         let write = Write::Create { class: class.to_owned(), object, relations: relation_changes(&patch) };
         Ok((write, created))
     }
@@ -141,6 +145,7 @@ impl Engine {
             patch,
             updated_at: now_iso(),
             relations,
+            writers: auth.writers(),
         })
     }
 
@@ -151,7 +156,7 @@ impl Engine {
         if self.schemas.get(class).is_none() {
             return Err(not_found());
         }
-        Ok(Write::Delete { class: class.to_owned(), object_id: object_id.to_owned() })
+        Ok(Write::Delete { class: class.to_owned(), object_id: object_id.to_owned(), writers: auth.writers() })
     }
 
     /// Commits writes in one transaction.

@@ -46,12 +46,14 @@ pub struct FindSpec {
     pub limit: Option<usize>,
     /// Skip this many first.
     pub skip: usize,
+    /// The ACL ids the caller reads as (`*`, its user id, `role:Name`…); `None` reads everything.
+    pub readers: Option<Vec<String>>,
 }
 
 impl FindSpec {
     /// Every object matching `filter`, unordered.
     pub fn filter(filter: Filter) -> Self {
-        Self { filter, order: vec![], limit: None, skip: 0 }
+        Self { filter, order: vec![], limit: None, skip: 0, readers: None }
     }
 }
 
@@ -90,6 +92,8 @@ pub enum Write {
         updated_at: String,
         /// Relation links to change.
         relations: Vec<RelationChange>,
+        /// The ACL ids the caller writes as; `None` may write anything.
+        writers: Option<Vec<String>>,
     },
     /// Remove an object and its relation links.
     Delete {
@@ -97,6 +101,8 @@ pub enum Write {
         class: String,
         /// Which object.
         object_id: String,
+        /// The ACL ids the caller writes as; `None` may write anything.
+        writers: Option<Vec<String>>,
     },
 }
 
@@ -166,6 +172,8 @@ pub trait Store: Send + Sync + 'static {
     async fn save_schema(&self, schema: &ClassSchema) -> StoreResult<()>;
     /// Removes a field's values from every object of the class (and its relation links).
     async fn delete_field(&self, class: &str, field: &str) -> StoreResult<()>;
+    /// Deletes every object of a class (and their relation links), keeping the class.
+    async fn purge(&self, class: &str) -> StoreResult<()>;
     /// Drops a class: its schema, objects and relation links.
     async fn delete_class(&self, class: &str) -> StoreResult<()>;
     /// Carries out the writes in one transaction: all of them, or (on the first error, returned
@@ -174,8 +182,14 @@ pub trait Store: Send + Sync + 'static {
     /// Objects of `class` matching the spec.
     async fn find(&self, schemas: &SchemaMap, class: &str, spec: &FindSpec)
     -> StoreResult<Vec<StoredObject>>;
-    /// How many objects of `class` match the filter.
-    async fn count(&self, schemas: &SchemaMap, class: &str, filter: &Filter) -> StoreResult<u64>;
+    /// How many objects of `class` match the filter (and are readable by `readers`, when given).
+    async fn count(
+        &self,
+        schemas: &SchemaMap,
+        class: &str,
+        filter: &Filter,
+        readers: Option<&[String]>,
+    ) -> StoreResult<u64>;
     /// Flushes and closes the database; later calls fail.
     async fn close(&self);
 }

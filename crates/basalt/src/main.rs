@@ -58,6 +58,12 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         config.app_id.clone(),
         config.master_key.as_ref().map(|s| s.0.clone()),
     )?;
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let bound = listener.local_addr()?;
+    let base_url = format!("http://{bound}{}", config.mount_path);
+    let server_url = config.server_url.clone().unwrap_or_else(|| base_url.clone());
     let store = basalt_store::connect(&config.database_uri).await?;
     let engine = Arc::new(
         Engine::new(
@@ -67,16 +73,11 @@ async fn serve(config: Config) -> anyhow::Result<()> {
                 default_limit: config.default_limit,
                 max_limit: config.max_limit,
                 batch_request_limit: config.batch_request_limit,
+                file_url_base: Some(format!("{server_url}/files/{}", keys.app_id)),
             },
         )
         .await?,
     );
-    let listener = tokio::net::TcpListener::bind(config.listen)
-        .await
-        .with_context(|| format!("cannot listen on {}", config.listen))?;
-    let bound = listener.local_addr()?;
-    let base_url = format!("http://{bound}{}", config.mount_path);
-    let server_url = config.server_url.clone().unwrap_or_else(|| base_url.clone());
     let state = AppState {
         engine: Arc::clone(&engine),
         keys: Arc::new(ApiKeys {

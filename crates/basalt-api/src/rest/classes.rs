@@ -15,7 +15,10 @@ use crate::tunnel::JsonObject;
 
 /// The JSON of a create's answer.
 pub(crate) fn created_json(c: &Created) -> Value {
-    json!({"objectId": c.object_id, "createdAt": c.created_at})
+    let mut o = c.filled.clone();
+    o.insert("objectId".into(), json!(c.object_id));
+    o.insert("createdAt".into(), json!(c.created_at));
+    Value::Object(o)
 }
 
 /// The JSON of an update's answer.

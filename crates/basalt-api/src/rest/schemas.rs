@@ -58,6 +58,16 @@ pub(crate) async fn update(
     Ok(Json(state.engine.update_class(&auth, &class, &body).await?))
 }
 
+/// DELETE /purge/:className: removes every object, keeps the class.
+pub(crate) async fn purge(
+    State(state): State<AppState>,
+    MasterCaller(auth): MasterCaller,
+    Path(class): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    state.engine.purge(&auth, &class).await?;
+    Ok(Json(json!({})))
+}
+
 /// DELETE /schemas/:className
 pub(crate) async fn delete(
     State(state): State<AppState>,

@@ -52,7 +52,9 @@ fn parse_object(o: &Map<String, Value>, depth: usize) -> Result<Filter, ParseErr
                 });
             }
             "$relatedTo" => parts.push(parse_related_to(value)?),
-            k if k.starts_with('$') => return Err(bad(format!("Invalid key name: {k}"))),
+            k if k.starts_with('$') => {
+                return Err(perr(ErrorCode::InvalidKeyName, format!("Invalid key name: {k}")));
+            }
             k => parse_field(k, value, depth, &mut parts)?,
         }
     }

@@ -85,6 +85,7 @@ pub(crate) fn index_expr(schema: &ClassSchema, key: &str) -> Option<String> {
 
 struct Compiler<'a> {
     schemas: &'a SchemaMap,
+    readers: Option<&'a [String]>,
     params: Vec<Sql>,
     depth: usize,
     near_order: Option<String>,
@@ -414,6 +415,17 @@ impl<'a> Compiler<'a> {
         format!("{e} = {p}")
     }
 
+    /// ` AND <row readable by the caller>`, or nothing for callers who read everything.
+    fn acl(&mut self) -> String {
+        let Some(readers) = self.readers else { return String::new() };
+        let alias = self.alias();
+        let ids: Vec<String> = readers.iter().map(|r| self.bind(Sql::Text(r.clone()))).collect();
+        format!(
+            " AND ({alias}._rperm IS NULL OR EXISTS (SELECT 1 FROM json_each({alias}._rperm) WHERE value IN ({})))",
+            ids.join(", ")
+        )
+    }
+
     fn lat_lng(&mut self, path: &FieldPath) -> (String, String) {
         let sub = |k: &str| FieldPath { field: path.field.clone(), sub: vec![k.to_owned()] };
         (self.expr(&sub("latitude"), Part::Whole), self.expr(&sub("longitude"), Part::Whole))
@@ -436,9 +448,10 @@ impl<'a> Compiler<'a> {
         let key_expr = self.expr(&key_path, part);
         let saved_near = self.near_order.take();
         let cond = self.filter(&schema, &q.filter);
+        let acl = self.acl();
         self.near_order = saved_near;
         self.depth -= 1;
-        let cond = cond?;
+        let cond = format!("{}{acl}", cond?);
         Ok(format!(
             "SELECT {key_expr} FROM {} AS {alias} WHERE ({cond}) AND {key_expr} IS NOT NULL",
             table_name(&q.class)
@@ -446,19 +459,25 @@ impl<'a> Compiler<'a> {
     }
 }
 
-fn where_clause(schemas: &SchemaMap, class: &ClassSchema, filter: &Filter) -> StoreResult<(String, Vec<Sql>, Option<String>)> {
-    let mut c = Compiler { schemas, params: Vec::new(), depth: 0, near_order: None };
+fn where_clause(
+    schemas: &SchemaMap,
+    class: &ClassSchema,
+    filter: &Filter,
+    readers: Option<&[String]>,
+) -> StoreResult<(String, Vec<Sql>, Option<String>)> {
+    let mut c = Compiler { schemas, readers, params: Vec::new(), depth: 0, near_order: None };
     let sql = c.filter(class, filter)?;
-    Ok((sql, c.params, c.near_order))
+    let acl = c.acl();
+    Ok((format!("{sql}{acl}"), c.params, c.near_order))
 }
 
 /// The SELECT for a find, or None when the class has no storage yet (no results).
 pub(crate) fn find_sql(schemas: &SchemaMap, class: &str, spec: &FindSpec) -> StoreResult<Option<SqlPlan>> {
     let Some(schema) = schemas.get(class) else { return Ok(None) };
-    let (cond, mut params, near) = where_clause(schemas, schema, &spec.filter)?;
+    let (cond, mut params, near) = where_clause(schemas, schema, &spec.filter, spec.readers.as_deref())?;
     let mut order: Vec<String> = Vec::new();
     for (path, dir) in &spec.order {
-        let mut c = Compiler { schemas, params: Vec::new(), depth: 0, near_order: None };
+        let mut c = Compiler { schemas, readers: None, params: Vec::new(), depth: 0, near_order: None };
         let part = part_for(schema.field_type(&path.field), path);
         let expr = c.expr(path, part);
         // Order keys never bind (paths are validated), so the fresh compiler has no params.
@@ -485,9 +504,14 @@ pub(crate) fn find_sql(schemas: &SchemaMap, class: &str, spec: &FindSpec) -> Sto
 }
 
 /// The COUNT for a filter, or None when the class has no storage yet (zero).
-pub(crate) fn count_sql(schemas: &SchemaMap, class: &str, filter: &Filter) -> StoreResult<Option<SqlPlan>> {
+pub(crate) fn count_sql(
+    schemas: &SchemaMap,
+    class: &str,
+    filter: &Filter,
+    readers: Option<&[String]>,
+) -> StoreResult<Option<SqlPlan>> {
     let Some(schema) = schemas.get(class) else { return Ok(None) };
-    let (cond, params, _) = where_clause(schemas, schema, filter)?;
+    let (cond, params, _) = where_clause(schemas, schema, filter, readers)?;
     let sql = format!("SELECT COUNT(*) FROM {} AS t0 WHERE {cond}", table_name(class));
     Ok(Some(SqlPlan { sql, params }))
 }

@@ -188,6 +188,11 @@ impl Store for SqliteStore {
         self.with_writer(move |c| schema::delete_field(c, &class, &field)).await
     }
 
+    async fn purge(&self, class: &str) -> StoreResult<()> {
+        let class = class.to_owned();
+        self.with_writer(move |c| schema::purge(c, &class)).await
+    }
+
     async fn delete_class(&self, class: &str) -> StoreResult<()> {
         let class = class.to_owned();
         self.with_writer(move |c| schema::delete_class(c, &class)).await
@@ -214,8 +219,14 @@ impl Store for SqliteStore {
         self.read(move |c| read::query_objects(c, &plan)).await
     }
 
-    async fn count(&self, schemas: &SchemaMap, class: &str, filter: &Filter) -> StoreResult<u64> {
-        let plan = compile::count_sql(schemas, class, filter)?;
+    async fn count(
+        &self,
+        schemas: &SchemaMap,
+        class: &str,
+        filter: &Filter,
+        readers: Option<&[String]>,
+    ) -> StoreResult<u64> {
+        let plan = compile::count_sql(schemas, class, filter, readers)?;
         self.read(move |c| read::query_count(c, &plan)).await
     }
 

@@ -128,6 +128,14 @@ pub(super) fn delete_field(conn: &mut Connection, class: &str, field: &str) -> S
     tx.commit().map_err(backend)
 }
 
+/// Deletes every object of the class.
+pub(super) fn purge(conn: &mut Connection, class: &str) -> StoreResult<()> {
+    let tx = conn.transaction().map_err(backend)?;
+    tx.execute_batch(&format!("DELETE FROM {}", table_name(class))).map_err(backend)?;
+    tx.execute("DELETE FROM _basalt_join WHERE owner_class = ?1", [class]).map_err(backend)?;
+    tx.commit().map_err(backend)
+}
+
 /// Drops the class's table, relation links and schema.
 pub(super) fn delete_class(conn: &mut Connection, class: &str) -> StoreResult<()> {
     let tx = conn.transaction().map_err(backend)?;

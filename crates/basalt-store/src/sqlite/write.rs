@@ -73,6 +73,16 @@ fn create(tx: &Transaction<'_>, class: &str, object: &StoredObject, relations: &
     Ok(WriteOutcome::Created)
 }
 
+/// ` AND <row writable by the caller>` with its bound ids, numbered from `first`.
+fn write_acl(writers: Option<&[String]>, first: usize) -> (String, Vec<String>) {
+    let Some(ids) = writers else { return (String::new(), vec![]) };
+    let binds: Vec<String> = (0..ids.len()).map(|i| format!("?{}", first + i)).collect();
+    (
+        format!(" AND (_wperm IS NULL OR EXISTS (SELECT 1 FROM json_each(_wperm) WHERE value IN ({})))", binds.join(", ")),
+        ids.to_vec(),
+    )
+}
+
 fn update(
     tx: &Transaction<'_>,
     class: &str,
@@ -80,12 +90,16 @@ fn update(
     patch: &basalt_core::ops::Patch,
     updated_at: &str,
     relations: &[RelationChange],
+    writers: Option<&[String]>,
 ) -> StoreResult<WriteOutcome> {
-    let select = format!("SELECT createdAt, doc FROM {} WHERE objectId = ?1", table_name(class));
+    let (acl, ids) = write_acl(writers, 2);
+    let select = format!("SELECT createdAt, doc FROM {} WHERE objectId = ?1{acl}", table_name(class));
+    let mut args = vec![object_id.to_owned()];
+    args.extend(ids);
     let row: Option<(String, String)> = tx
         .prepare_cached(&select)
         .map_err(backend)?
-        .query_row([object_id], |r| Ok((r.get(0)?, r.get(1)?)))
+        .query_row(rusqlite::params_from_iter(args.iter()), |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()
         .map_err(backend)?;
     let (created_at, doc) = row.ok_or(StoreError::NotFound)?;
@@ -110,9 +124,16 @@ fn update(
     Ok(WriteOutcome::Updated { echoed, object })
 }
 
-fn delete(tx: &Transaction<'_>, class: &str, object_id: &str) -> StoreResult<WriteOutcome> {
-    let sql = format!("DELETE FROM {} WHERE objectId = ?1", table_name(class));
-    let n = tx.prepare_cached(&sql).map_err(backend)?.execute([object_id]).map_err(backend)?;
+fn delete(tx: &Transaction<'_>, class: &str, object_id: &str, writers: Option<&[String]>) -> StoreResult<WriteOutcome> {
+    let (acl, ids) = write_acl(writers, 2);
+    let sql = format!("DELETE FROM {} WHERE objectId = ?1{acl}", table_name(class));
+    let mut args = vec![object_id.to_owned()];
+    args.extend(ids);
+    let n = tx
+        .prepare_cached(&sql)
+        .map_err(backend)?
+        .execute(rusqlite::params_from_iter(args.iter()))
+        .map_err(backend)?;
     if n == 0 {
         return Err(StoreError::NotFound);
     }
@@ -134,10 +155,10 @@ pub(super) fn apply(conn: &mut Connection, writes: Vec<Write>) -> Result<Vec<Wri
     for (i, w) in writes.iter().enumerate() {
         let result = match w {
             Write::Create { class, object, relations } => create(&tx, class, object, relations),
-            Write::Update { class, object_id, patch, updated_at, relations } => {
-                update(&tx, class, object_id, patch, updated_at, relations)
+            Write::Update { class, object_id, patch, updated_at, relations, writers } => {
+                update(&tx, class, object_id, patch, updated_at, relations, writers.as_deref())
             }
-            Write::Delete { class, object_id } => delete(&tx, class, object_id),
+            Write::Delete { class, object_id, writers } => delete(&tx, class, object_id, writers.as_deref()),
         };
         match result {
             Ok(o) => out.push(o),
