@@ -54,14 +54,17 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, body) = match self {
             ApiError::Parse(e) => {
-                let status = StatusCode::from_u16(e.code.http_status()).unwrap_or(StatusCode::BAD_REQUEST);
+                let status =
+                    StatusCode::from_u16(e.code.http_status()).unwrap_or(StatusCode::BAD_REQUEST);
                 if e.code == ErrorCode::InternalServerError {
                     tracing::error!(error = %e.message, "internal error reported as a Parse error");
                 }
                 (status, parse_error_json(&e))
             }
             ApiError::Unauthorized => (StatusCode::FORBIDDEN, json!({"error": "unauthorized"})),
-            ApiError::MasterKeyRequired => (StatusCode::FORBIDDEN, json!({"error": "Permission denied"})),
+            ApiError::MasterKeyRequired => {
+                (StatusCode::FORBIDDEN, json!({"error": "Permission denied"}))
+            }
             ApiError::MalformedBody(msg) => (StatusCode::BAD_REQUEST, json!({"error": msg})),
             ApiError::BodyTooLarge(limit) => (
                 StatusCode::PAYLOAD_TOO_LARGE,

@@ -40,11 +40,19 @@ impl IpRange {
         };
         match (self.network, ip) {
             (IpAddr::V4(n), IpAddr::V4(a)) => {
-                let mask = if self.prefix == 0 { 0 } else { u32::MAX << (32 - u32::from(self.prefix)) };
+                let mask = if self.prefix == 0 {
+                    0
+                } else {
+                    u32::MAX << (32 - u32::from(self.prefix))
+                };
                 u32::from(n) & mask == u32::from(a) & mask
             }
             (IpAddr::V6(n), IpAddr::V6(a)) => {
-                let mask = if self.prefix == 0 { 0 } else { u128::MAX << (128 - u32::from(self.prefix)) };
+                let mask = if self.prefix == 0 {
+                    0
+                } else {
+                    u128::MAX << (128 - u32::from(self.prefix))
+                };
                 u128::from(n) & mask == u128::from(a) & mask
             }
             _ => false,
@@ -88,7 +96,11 @@ const CLIENT_KEY_HEADERS: &[&str] = &[
 ];
 
 /// Works out the caller from headers and the peer address.
-pub(crate) fn authenticate(keys: &ApiKeys, headers: &HeaderMap, peer: Option<IpAddr>) -> Result<AuthContext, ApiError> {
+pub(crate) fn authenticate(
+    keys: &ApiKeys,
+    headers: &HeaderMap,
+    peer: Option<IpAddr>,
+) -> Result<AuthContext, ApiError> {
     match header(headers, "x-parse-application-id") {
         Some(id) if id == keys.app_id => {}
         _ => return Err(ApiError::Unauthorized),
@@ -104,7 +116,11 @@ pub(crate) fn authenticate(keys: &ApiKeys, headers: &HeaderMap, peer: Option<IpA
                 return Err(ApiError::Unauthorized);
             }
             auth.master = true;
-        } else if keys.read_only_master_key.as_deref().is_some_and(|k| same_secret(given, k)) {
+        } else if keys
+            .read_only_master_key
+            .as_deref()
+            .is_some_and(|k| same_secret(given, k))
+        {
             if !ip_ok() {
                 return Err(ApiError::Unauthorized);
             }
@@ -122,7 +138,9 @@ pub(crate) fn authenticate(keys: &ApiKeys, headers: &HeaderMap, peer: Option<IpA
     }
     if header(headers, "x-parse-session-token").is_some_and(|t| !t.is_empty()) && !auth.master {
         // No session store yet: every token is unknown, which Parse answers with 209.
-        return Err(ParseError::new(ErrorCode::InvalidSessionToken, "Invalid session token").into());
+        return Err(
+            ParseError::new(ErrorCode::InvalidSessionToken, "Invalid session token").into(),
+        );
     }
     Ok(auth)
 }
@@ -133,8 +151,14 @@ pub(crate) struct Caller(pub AuthContext);
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip());
         authenticate(&state.keys, &parts.headers, peer).map(Caller)
     }
 }
@@ -145,7 +169,10 @@ pub(crate) struct MasterCaller(pub AuthContext);
 impl FromRequestParts<AppState> for MasterCaller {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let Caller(auth) = Caller::from_request_parts(parts, state).await?;
         let read_only_ok = parts.method == axum::http::Method::GET;
         if auth.master || (auth.read_only_master && read_only_ok) {
@@ -165,8 +192,16 @@ mod tests {
         let r = IpRange::parse("10.0.0.0/8").unwrap();
         assert!(r.contains("10.1.2.3".parse().unwrap()));
         assert!(!r.contains("11.0.0.1".parse().unwrap()));
-        assert!(IpRange::parse("127.0.0.1").unwrap().contains("::ffff:127.0.0.1".parse().unwrap()));
-        assert!(IpRange::parse("::/0").unwrap().contains("::1".parse().unwrap()));
+        assert!(
+            IpRange::parse("127.0.0.1")
+                .unwrap()
+                .contains("::ffff:127.0.0.1".parse().unwrap())
+        );
+        assert!(
+            IpRange::parse("::/0")
+                .unwrap()
+                .contains("::1".parse().unwrap())
+        );
         assert!(IpRange::parse("1.2.3.4/33").is_none());
     }
 }

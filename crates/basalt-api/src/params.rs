@@ -5,13 +5,32 @@ use basalt_engine::{FindRequest, GetRequest};
 use serde_json::Value;
 
 const FIND_PARAMS: &[&str] = &[
-    "where", "limit", "skip", "order", "count", "keys", "excludeKeys", "include", "includeAll",
-    "redirectClassNameForKey", "readPreference", "includeReadPreference", "subqueryReadPreference",
-    "hint", "explain", "comment",
+    "where",
+    "limit",
+    "skip",
+    "order",
+    "count",
+    "keys",
+    "excludeKeys",
+    "include",
+    "includeAll",
+    "redirectClassNameForKey",
+    "readPreference",
+    "includeReadPreference",
+    "subqueryReadPreference",
+    "hint",
+    "explain",
+    "comment",
 ];
 
-const GET_PARAMS: &[&str] =
-    &["keys", "include", "excludeKeys", "readPreference", "includeReadPreference", "subqueryReadPreference"];
+const GET_PARAMS: &[&str] = &[
+    "keys",
+    "include",
+    "excludeKeys",
+    "readPreference",
+    "includeReadPreference",
+    "subqueryReadPreference",
+];
 
 /// Decoded `name=value` pairs of a query string.
 pub(crate) fn pairs(query: Option<&str>) -> Vec<(String, String)> {
@@ -26,7 +45,10 @@ fn number(name: &str, v: &str) -> Result<i64, ParseError> {
     }
     match v.trim().parse::<f64>() {
         Ok(f) if f.is_finite() => Ok(f.trunc() as i64),
-        _ => Err(ParseError::new(ErrorCode::InvalidQuery, format!("Invalid {name}: {v} is not a number"))),
+        _ => Err(ParseError::new(
+            ErrorCode::InvalidQuery,
+            format!("Invalid {name}: {v} is not a number"),
+        )),
     }
 }
 
@@ -39,12 +61,16 @@ pub(crate) fn find_request(query: Option<&str>) -> Result<FindRequest, ParseErro
     let mut req = FindRequest::default();
     for (k, v) in pairs(query) {
         if !FIND_PARAMS.contains(&k.as_str()) {
-            return Err(ParseError::new(ErrorCode::InvalidQuery, format!("Invalid parameter for query: {k}")));
+            return Err(ParseError::new(
+                ErrorCode::InvalidQuery,
+                format!("Invalid parameter for query: {k}"),
+            ));
         }
         match k.as_str() {
             "where" => {
-                req.where_ = serde_json::from_str::<Value>(&v)
-                    .map_err(|_| ParseError::new(ErrorCode::InvalidJson, "where parameter is not valid JSON"))?;
+                req.where_ = serde_json::from_str::<Value>(&v).map_err(|_| {
+                    ParseError::new(ErrorCode::InvalidJson, "where parameter is not valid JSON")
+                })?;
             }
             "limit" => req.limit = Some(number("limit", &v)?),
             "skip" => req.skip = Some(number("skip", &v)?),
@@ -53,10 +79,8 @@ pub(crate) fn find_request(query: Option<&str>) -> Result<FindRequest, ParseErro
             "keys" => req.keys = Some(v),
             "excludeKeys" => req.exclude_keys = Some(v),
             "include" => req.include = Some(v),
-            "includeAll" => {
-                if truthy(&v) {
-                    req.include = Some("*".to_owned());
-                }
+            "includeAll" if truthy(&v) => {
+                req.include = Some("*".to_owned());
             }
             _ => {}
         }
@@ -69,7 +93,10 @@ pub(crate) fn get_request(query: Option<&str>) -> Result<GetRequest, ParseError>
     let mut req = GetRequest::default();
     for (k, v) in pairs(query) {
         if !GET_PARAMS.contains(&k.as_str()) {
-            return Err(ParseError::new(ErrorCode::InvalidQuery, "Improper encode of parameter"));
+            return Err(ParseError::new(
+                ErrorCode::InvalidQuery,
+                "Improper encode of parameter",
+            ));
         }
         match k.as_str() {
             "keys" => req.keys = Some(v),

@@ -59,12 +59,15 @@ async fn rewrite(limit: usize, req: Request) -> Result<Request, ApiError> {
         return Ok(req);
     }
     let (mut parts, body) = req.into_parts();
-    let bytes = to_bytes(body, limit).await.map_err(|_| ApiError::BodyTooLarge(limit))?;
+    let bytes = to_bytes(body, limit)
+        .await
+        .map_err(|_| ApiError::BodyTooLarge(limit))?;
     if bytes.iter().all(u8::is_ascii_whitespace) {
         parts.extensions.insert(ParsedBody(None));
         return Ok(Request::from_parts(parts, Body::empty()));
     }
-    let value: Value = serde_json::from_slice(&bytes).map_err(|e| ApiError::MalformedBody(e.to_string()))?;
+    let value: Value =
+        serde_json::from_slice(&bytes).map_err(|e| ApiError::MalformedBody(e.to_string()))?;
     let value = match value {
         Value::Object(mut o) if parts.method == Method::POST && is_tunnelled(&o) => {
             for (field, header) in TUNNELLED {
@@ -81,9 +84,8 @@ async fn rewrite(limit: usize, req: Request) -> Result<Request, ApiError> {
             }
             o.remove("_ContentType");
             let method = match o.remove("_method") {
-                Some(Value::String(m)) => Method::from_bytes(m.to_ascii_uppercase().as_bytes()).map_err(|_| {
-                    ApiError::MalformedBody(format!("unknown _method {m}"))
-                })?,
+                Some(Value::String(m)) => Method::from_bytes(m.to_ascii_uppercase().as_bytes())
+                    .map_err(|_| ApiError::MalformedBody(format!("unknown _method {m}")))?,
                 _ => Method::POST,
             };
             parts.method = method.clone();
@@ -119,8 +121,13 @@ fn with_query(uri: &Uri, fields: &Map<String, Value>) -> Result<Uri, ApiError> {
         };
     }
     let query = ser.finish();
-    let pq = if query.is_empty() { uri.path().to_owned() } else { format!("{}?{query}", uri.path()) };
-    pq.parse::<Uri>().map_err(|e| ApiError::MalformedBody(format!("bad tunnelled query: {e}")))
+    let pq = if query.is_empty() {
+        uri.path().to_owned()
+    } else {
+        format!("{}?{query}", uri.path())
+    };
+    pq.parse::<Uri>()
+        .map_err(|e| ApiError::MalformedBody(format!("bad tunnelled query: {e}")))
 }
 
 /// The request's JSON body as an object (`{}` when absent).
@@ -131,7 +138,12 @@ impl<S: Send + Sync> FromRequest<S> for JsonObject {
 
     async fn from_request(req: Request, _state: &S) -> Result<Self, Self::Rejection> {
         let (mut parts, _) = req.into_parts();
-        match parts.extensions.remove::<ParsedBody>().unwrap_or_default().0 {
+        match parts
+            .extensions
+            .remove::<ParsedBody>()
+            .unwrap_or_default()
+            .0
+        {
             None => Ok(JsonObject(Map::new())),
             Some(Value::Object(o)) => Ok(JsonObject(o)),
             Some(_) => Err(ApiError::Parse(basalt_core::ParseError::new(

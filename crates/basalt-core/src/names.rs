@@ -62,7 +62,10 @@ pub fn validate_field_name(name: &str) -> Result<(), ParseError> {
     if field_name_is_valid(name) {
         Ok(())
     } else {
-        Err(perr(ErrorCode::InvalidKeyName, format!("invalid field name: {name}")))
+        Err(perr(
+            ErrorCode::InvalidKeyName,
+            format!("invalid field name: {name}"),
+        ))
     }
 }
 
@@ -71,12 +74,20 @@ pub const OBJECT_ID_LEN: usize = 10;
 
 /// A new random object id: ten alphanumerics.
 pub fn new_object_id() -> String {
-    rand::rng().sample_iter(&Alphanumeric).take(OBJECT_ID_LEN).map(char::from).collect()
+    rand::rng()
+        .sample_iter(&Alphanumeric)
+        .take(OBJECT_ID_LEN)
+        .map(char::from)
+        .collect()
 }
 
 /// True for a string that can name an object: non-empty alphanumerics (custom ids included).
 pub fn object_id_is_valid(id: &str) -> bool {
-    !id.is_empty() && id.len() <= 64 && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    !id.is_empty()
+        && id.len() <= 64
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
 }
 
 #[cfg(test)]

@@ -54,7 +54,10 @@ impl Op {
     /// True when the update response echoes the field's new value (Parse's
     /// `sanitizeDatabaseResult`).
     pub fn echoes_result(&self) -> bool {
-        matches!(self, Op::Increment(_) | Op::Add(_) | Op::AddUnique(_) | Op::Remove(_))
+        matches!(
+            self,
+            Op::Increment(_) | Op::Add(_) | Op::AddUnique(_) | Op::Remove(_)
+        )
     }
 }
 
@@ -94,7 +97,10 @@ fn objects_list(o: &Map<String, Value>, op: &str) -> Result<Vec<Value>, ParseErr
             items.iter_mut().try_for_each(normalize)?;
             Ok(items)
         }
-        _ => Err(perr(ErrorCode::InvalidJson, format!("objects to {op} must be an array"))),
+        _ => Err(perr(
+            ErrorCode::InvalidJson,
+            format!("objects to {op} must be an array"),
+        )),
     }
 }
 
@@ -104,7 +110,10 @@ fn relation_ids(o: &Map<String, Value>, op: &str) -> Result<(String, Vec<String>
     let mut ids = Vec::with_capacity(items.len());
     for item in &items {
         let (c, id) = as_pointer(item).ok_or_else(|| {
-            perr(ErrorCode::InvalidJson, format!("{op} can only be used with pointers"))
+            perr(
+                ErrorCode::InvalidJson,
+                format!("{op} can only be used with pointers"),
+            )
         })?;
         match &class {
             Some(prev) if prev != c => {
@@ -118,7 +127,10 @@ fn relation_ids(o: &Map<String, Value>, op: &str) -> Result<(String, Vec<String>
         ids.push(id.to_owned());
     }
     let class = class.ok_or_else(|| {
-        perr(ErrorCode::InvalidJson, format!("{op} needs at least one object"))
+        perr(
+            ErrorCode::InvalidJson,
+            format!("{op} needs at least one object"),
+        )
     })?;
     Ok((class, ids))
 }
@@ -141,7 +153,10 @@ pub fn decode_op(v: Value) -> Result<Op, ParseError> {
         "Increment" => match o.get("amount") {
             Some(Value::Number(n)) => Op::Increment(n.clone()),
             _ => {
-                return Err(perr(ErrorCode::InvalidJson, "incrementing must provide a number"));
+                return Err(perr(
+                    ErrorCode::InvalidJson,
+                    "incrementing must provide a number",
+                ));
             }
         },
         "Add" => Op::Add(objects_list(o, "add")?),
@@ -154,11 +169,19 @@ pub fn decode_op(v: Value) -> Result<Op, ParseError> {
         }
         "AddRelation" => {
             let (class, add) = relation_ids(o, "AddRelation")?;
-            Op::Relation { class, add, remove: vec![] }
+            Op::Relation {
+                class,
+                add,
+                remove: vec![],
+            }
         }
         "RemoveRelation" => {
             let (class, remove) = relation_ids(o, "RemoveRelation")?;
-            Op::Relation { class, add: vec![], remove }
+            Op::Relation {
+                class,
+                add: vec![],
+                remove,
+            }
         }
         "Batch" => decode_batch(o)?,
         other => {
@@ -172,13 +195,20 @@ pub fn decode_op(v: Value) -> Result<Op, ParseError> {
 
 fn decode_batch(o: &Map<String, Value>) -> Result<Op, ParseError> {
     let ops = o.get("ops").and_then(Value::as_array).ok_or_else(|| {
-        perr(ErrorCode::InvalidJson, "Batch operator needs an array of ops")
+        perr(
+            ErrorCode::InvalidJson,
+            "Batch operator needs an array of ops",
+        )
     })?;
     let mut class: Option<String> = None;
     let (mut add, mut remove) = (vec![], vec![]);
     for inner in ops {
         match decode_op(inner.clone())? {
-            Op::Relation { class: c, add: a, remove: r } => {
+            Op::Relation {
+                class: c,
+                add: a,
+                remove: r,
+            } => {
                 if class.as_ref().is_some_and(|prev| prev != &c) {
                     return Err(perr(
                         ErrorCode::IncorrectType,
@@ -209,22 +239,34 @@ pub fn decode_patch(body: Document) -> Result<Patch, ParseError> {
         let mut parts = key.split('.');
         let field = parts.next().unwrap_or_default().to_owned();
         if !field_name_is_valid(&field) && field != "ACL" {
-            return Err(perr(ErrorCode::InvalidKeyName, format!("Invalid field name: {key}.")));
+            return Err(perr(
+                ErrorCode::InvalidKeyName,
+                format!("Invalid field name: {key}."),
+            ));
         }
         let sub: Vec<String> = parts.map(str::to_owned).collect();
         if sub.iter().any(|s| s.is_empty() || s.contains('$')) {
-            return Err(perr(ErrorCode::InvalidKeyName, format!("Invalid field name: {key}.")));
+            return Err(perr(
+                ErrorCode::InvalidKeyName,
+                format!("Invalid field name: {key}."),
+            ));
         }
         let op = decode_op(value)?;
         if !sub.is_empty() && matches!(op, Op::Relation { .. }) {
-            return Err(perr(ErrorCode::InvalidKeyName, format!("invalid field name: {key}")));
+            return Err(perr(
+                ErrorCode::InvalidKeyName,
+                format!("invalid field name: {key}"),
+            ));
         }
         changes.push(FieldChange { field, sub, op });
     }
     Ok(Patch { changes })
 }
 
-fn slot<'a>(doc: &'a mut Document, change: &FieldChange) -> Result<Option<&'a mut Value>, ParseError> {
+fn slot<'a>(
+    doc: &'a mut Document,
+    change: &FieldChange,
+) -> Result<Option<&'a mut Value>, ParseError> {
     if change.sub.is_empty() {
         return Ok(doc.get_mut(&change.field));
     }
@@ -244,7 +286,11 @@ fn slot<'a>(doc: &'a mut Document, change: &FieldChange) -> Result<Option<&'a mu
     Ok(Some(cur))
 }
 
-fn set_path(doc: &mut Document, change: &FieldChange, value: Option<Value>) -> Result<(), ParseError> {
+fn set_path(
+    doc: &mut Document,
+    change: &FieldChange,
+    value: Option<Value>,
+) -> Result<(), ParseError> {
     if change.sub.is_empty() {
         match value {
             Some(v) => doc.insert(change.field.clone(), v),
@@ -260,7 +306,9 @@ fn set_path(doc: &mut Document, change: &FieldChange, value: Option<Value>) -> R
         let Value::Object(o) = cur else {
             return Err(not_an_object(change));
         };
-        cur = o.entry(key.clone()).or_insert_with(|| Value::Object(Map::new()));
+        cur = o
+            .entry(key.clone())
+            .or_insert_with(|| Value::Object(Map::new()));
     }
     let Value::Object(o) = cur else {
         return Err(not_an_object(change));
@@ -280,10 +328,10 @@ fn not_an_object(change: &FieldChange) -> ParseError {
 }
 
 fn add_numbers(a: &Number, b: &Number) -> Value {
-    if let (Some(x), Some(y)) = (a.as_i64(), b.as_i64()) {
-        if let Some(sum) = x.checked_add(y) {
-            return Value::from(sum);
-        }
+    if let (Some(x), Some(y)) = (a.as_i64(), b.as_i64())
+        && let Some(sum) = x.checked_add(y)
+    {
+        return Value::from(sum);
     }
     let sum = a.as_f64().unwrap_or(0.0) + b.as_f64().unwrap_or(0.0);
     Number::from_f64(sum).map_or(Value::Null, Value::Number)
@@ -295,7 +343,11 @@ fn current_array(current: Option<&Value>, change: &FieldChange) -> Result<Vec<Va
         Some(Value::Array(a)) => Ok(a.clone()),
         Some(_) => Err(perr(
             ErrorCode::IncorrectType,
-            format!("cannot apply {} to {}: it is not an Array", change.op.name(), change.key()),
+            format!(
+                "cannot apply {} to {}: it is not an Array",
+                change.op.name(),
+                change.key()
+            ),
         )),
     }
 }
@@ -318,7 +370,11 @@ pub enum Applying {
 
 /// Applies a patch to a document. Relation changes are skipped here: they live outside the
 /// document and the store applies them. Returns the fields the response echoes.
-pub fn apply_patch(doc: &mut Document, patch: &Patch, when: Applying) -> Result<Document, ParseError> {
+pub fn apply_patch(
+    doc: &mut Document,
+    patch: &Patch,
+    when: Applying,
+) -> Result<Document, ParseError> {
     let mut echoed = Document::new();
     for change in &patch.changes {
         let current = slot(doc, change)?.map(|v| v.clone());
@@ -335,7 +391,10 @@ pub fn apply_patch(doc: &mut Document, patch: &Patch, when: Applying) -> Result<
                 Some(_) => {
                     return Err(perr(
                         ErrorCode::InvalidJson,
-                        format!("Cannot increment a field that is not a number: {}", change.key()),
+                        format!(
+                            "Cannot increment a field that is not a number: {}",
+                            change.key()
+                        ),
                     ));
                 }
             },
@@ -391,8 +450,14 @@ mod tests {
             "obj.x": {"__op": "Delete"},
         }));
         let echoed = apply_patch(&mut doc, &p, Applying::Update).unwrap();
-        assert_eq!(Value::Object(doc), json!({"n": 3, "tags": ["b"], "more": [1, 2], "obj": {"y": 5}}));
-        assert_eq!(Value::Object(echoed), json!({"n": 3, "tags": ["b"], "more": [1, 2]}));
+        assert_eq!(
+            Value::Object(doc),
+            json!({"n": 3, "tags": ["b"], "more": [1, 2], "obj": {"y": 5}})
+        );
+        assert_eq!(
+            Value::Object(echoed),
+            json!({"n": 3, "tags": ["b"], "more": [1, 2]})
+        );
     }
 
     #[test]

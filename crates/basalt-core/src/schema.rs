@@ -69,12 +69,21 @@ impl FieldType {
     /// Reads `{"type":"Pointer","targetClass":"_User"}`.
     pub fn from_json(v: &Value) -> Result<FieldType, ParseError> {
         let ty = v.get("type").and_then(Value::as_str).ok_or_else(|| {
-            perr(ErrorCode::InvalidJson, "invalid field type: a field definition needs a \"type\"")
+            perr(
+                ErrorCode::InvalidJson,
+                "invalid field type: a field definition needs a \"type\"",
+            )
         })?;
         let target = || -> Result<String, ParseError> {
-            v.get("targetClass").and_then(Value::as_str).map(str::to_owned).ok_or_else(|| {
-                perr(ErrorCode::MissingRequiredField, format!("type {ty} needs a class name"))
-            })
+            v.get("targetClass")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+                .ok_or_else(|| {
+                    perr(
+                        ErrorCode::MissingRequiredField,
+                        format!("type {ty} needs a class name"),
+                    )
+                })
         };
         Ok(match ty {
             "String" => FieldType::String,
@@ -91,7 +100,10 @@ impl FieldType {
             "Bytes" => FieldType::Bytes,
             "ACL" => FieldType::Acl,
             other => {
-                return Err(perr(ErrorCode::IncorrectType, format!("invalid field type: {other}")));
+                return Err(perr(
+                    ErrorCode::IncorrectType,
+                    format!("invalid field type: {other}"),
+                ));
             }
         })
     }
@@ -121,7 +133,11 @@ pub struct FieldDef {
 impl FieldDef {
     /// A field of this type with no options.
     pub fn of(field_type: FieldType) -> Self {
-        Self { field_type, required: false, default_value: None }
+        Self {
+            field_type,
+            required: false,
+            default_value: None,
+        }
     }
 
     /// The schema JSON for this field.
@@ -185,8 +201,11 @@ impl ClassSchema {
 
     /// The schema JSON `/schemas` returns.
     pub fn to_json(&self) -> Value {
-        let fields: Map<String, Value> =
-            self.fields.iter().map(|(k, f)| (k.clone(), f.to_json())).collect();
+        let fields: Map<String, Value> = self
+            .fields
+            .iter()
+            .map(|(k, f)| (k.clone(), f.to_json()))
+            .collect();
         let mut indexes: Map<String, Value> = Map::new();
         indexes.insert("_id_".into(), json!({"_id": 1}));
         for (name, keys) in &self.indexes {
@@ -202,8 +221,17 @@ impl ClassSchema {
 
     /// The stored form: the same JSON as `to_json`, read back by `from_stored`.
     pub fn from_stored(v: &Value) -> Result<ClassSchema, ParseError> {
-        let bad = || perr(ErrorCode::InternalServerError, "stored schema is unreadable");
-        let class_name = v.get("className").and_then(Value::as_str).ok_or_else(bad)?.to_owned();
+        let bad = || {
+            perr(
+                ErrorCode::InternalServerError,
+                "stored schema is unreadable",
+            )
+        };
+        let class_name = v
+            .get("className")
+            .and_then(Value::as_str)
+            .ok_or_else(bad)?
+            .to_owned();
         let mut schema = ClassSchema::new(&class_name);
         if let Some(fields) = v.get("fields").and_then(Value::as_object) {
             for (k, f) in fields {
@@ -286,6 +314,10 @@ pub fn default_fields(class_name: &str) -> Vec<(&'static str, FieldType)> {
     f
 }
 
+/// Every class's schema, by class name: a snapshot handed to the store so sub-queries on other
+/// classes know those classes' field types.
+pub type SchemaMap = std::collections::HashMap<String, std::sync::Arc<ClassSchema>>;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -293,19 +325,24 @@ mod tests {
     #[test]
     fn schema_json_round_trips() {
         let mut s = ClassSchema::new("GameScore");
-        s.fields.insert("owner".into(), FieldDef::of(FieldType::Pointer("_User".into())));
+        s.fields.insert(
+            "owner".into(),
+            FieldDef::of(FieldType::Pointer("_User".into())),
+        );
         let back = ClassSchema::from_stored(&s.to_json()).unwrap();
         assert_eq!(back, s);
-        assert_eq!(s.to_json()["fields"]["owner"], json!({"type":"Pointer","targetClass":"_User"}));
+        assert_eq!(
+            s.to_json()["fields"]["owner"],
+            json!({"type":"Pointer","targetClass":"_User"})
+        );
     }
 
     #[test]
     fn type_strings_match_parse() {
-        assert_eq!(FieldType::Pointer("_User".into()).to_string(), "Pointer<_User>");
+        assert_eq!(
+            FieldType::Pointer("_User".into()).to_string(),
+            "Pointer<_User>"
+        );
         assert_eq!(FieldType::Number.to_string(), "Number");
     }
 }
-
-/// Every class's schema, by class name: a snapshot handed to the store so sub-queries on other
-/// classes know those classes' field types.
-pub type SchemaMap = std::collections::HashMap<String, std::sync::Arc<ClassSchema>>;

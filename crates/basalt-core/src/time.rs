@@ -36,7 +36,9 @@ pub fn normalize_iso(input: &str) -> Option<String> {
         return Some(format_iso(t));
     }
     let date_only = format!("{input}T00:00:00Z");
-    OffsetDateTime::parse(&date_only, &Rfc3339).ok().map(format_iso)
+    OffsetDateTime::parse(&date_only, &Rfc3339)
+        .ok()
+        .map(format_iso)
 }
 
 #[cfg(test)]
@@ -45,12 +47,18 @@ mod tests {
 
     #[test]
     fn normalizes_common_forms() {
-        assert_eq!(normalize_iso("2024-01-02T03:04:05Z").as_deref(), Some("2024-01-02T03:04:05.000Z"));
+        assert_eq!(
+            normalize_iso("2024-01-02T03:04:05Z").as_deref(),
+            Some("2024-01-02T03:04:05.000Z")
+        );
         assert_eq!(
             normalize_iso("2024-01-02T03:04:05.123456+01:00").as_deref(),
             Some("2024-01-02T02:04:05.123Z")
         );
-        assert_eq!(normalize_iso("2024-01-02").as_deref(), Some("2024-01-02T00:00:00.000Z"));
+        assert_eq!(
+            normalize_iso("2024-01-02").as_deref(),
+            Some("2024-01-02T00:00:00.000Z")
+        );
         assert_eq!(normalize_iso("yesterday"), None);
     }
 }

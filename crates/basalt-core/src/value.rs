@@ -26,14 +26,17 @@ impl GeoPoint {
     /// Reads `{"__type":"GeoPoint","latitude":…,"longitude":…}` (the `__type` may be absent).
     pub fn from_json(v: &Value) -> Option<GeoPoint> {
         let o = v.as_object()?;
-        if let Some(t) = o.get("__type") {
-            if t != "GeoPoint" {
-                return None;
-            }
+        if let Some(t) = o.get("__type")
+            && t != "GeoPoint"
+        {
+            return None;
         }
         let latitude = o.get("latitude")?.as_f64()?;
         let longitude = o.get("longitude")?.as_f64()?;
-        Some(GeoPoint { latitude, longitude })
+        Some(GeoPoint {
+            latitude,
+            longitude,
+        })
     }
 
     /// Checks the point is on the globe, with Parse's messages.
@@ -41,13 +44,19 @@ impl GeoPoint {
         if !(-90.0..=90.0).contains(&self.latitude) || self.latitude.is_nan() {
             return Err(perr(
                 ErrorCode::InvalidJson,
-                format!("GeoPoint latitude out of bounds: {} < -90.0 or > 90.0", self.latitude),
+                format!(
+                    "GeoPoint latitude out of bounds: {} < -90.0 or > 90.0",
+                    self.latitude
+                ),
             ));
         }
         if !(-180.0..=180.0).contains(&self.longitude) || self.longitude.is_nan() {
             return Err(perr(
                 ErrorCode::InvalidJson,
-                format!("GeoPoint longitude out of bounds: {} < -180.0 or > 180.0", self.longitude),
+                format!(
+                    "GeoPoint longitude out of bounds: {} < -180.0 or > 180.0",
+                    self.longitude
+                ),
             ));
         }
         Ok(())
@@ -104,7 +113,12 @@ fn target_class(o: &Map<String, Value>, kind: &str) -> Result<String, ParseError
     o.get("className")
         .and_then(Value::as_str)
         .map(str::to_owned)
-        .ok_or_else(|| perr(ErrorCode::IncorrectType, format!("This is not a valid {kind}")))
+        .ok_or_else(|| {
+            perr(
+                ErrorCode::IncorrectType,
+                format!("This is not a valid {kind}"),
+            )
+        })
 }
 
 /// Checks a value before it is stored and rewrites it into its canonical form: dates in
@@ -127,9 +141,8 @@ pub fn normalize(v: &mut Value) -> Result<(), ParseError> {
             }
             Some("Date") => {
                 let iso = o.get("iso").and_then(Value::as_str).and_then(normalize_iso);
-                let iso = iso.ok_or_else(|| {
-                    perr(ErrorCode::IncorrectType, "This is not a valid Date")
-                })?;
+                let iso =
+                    iso.ok_or_else(|| perr(ErrorCode::IncorrectType, "This is not a valid Date"))?;
                 o.insert("iso".into(), Value::String(iso));
                 Ok(())
             }
@@ -137,7 +150,10 @@ pub fn normalize(v: &mut Value) -> Result<(), ParseError> {
                 let ok = o.get("className").and_then(Value::as_str).is_some()
                     && o.get("objectId").and_then(Value::as_str).is_some();
                 if !ok {
-                    return Err(perr(ErrorCode::IncorrectType, "This is not a valid Pointer"));
+                    return Err(perr(
+                        ErrorCode::IncorrectType,
+                        "This is not a valid Pointer",
+                    ));
                 }
                 // Only the reference is stored; an included object's fields are not.
                 o.retain(|k, _| matches!(k.as_str(), "__type" | "className" | "objectId"));
@@ -164,9 +180,10 @@ pub fn normalize(v: &mut Value) -> Result<(), ParseError> {
                 Ok(())
             }
             Some("Relation") => Ok(()),
-            Some(other) => {
-                Err(perr(ErrorCode::IncorrectType, format!("This is not a valid {other}")))
-            }
+            Some(other) => Err(perr(
+                ErrorCode::IncorrectType,
+                format!("This is not a valid {other}"),
+            )),
         },
         Value::Null | Value::Bool(_) | Value::Number(_) | Value::String(_) => Ok(()),
     }
@@ -194,7 +211,12 @@ fn normalize_polygon(o: &mut Map<String, Value>) -> Result<(), ParseError> {
 
 /// Reads a polygon's vertices from `[[lat, lng], …]` or a list of GeoPoints.
 pub fn polygon_points(v: &Value) -> Result<Vec<GeoPoint>, ParseError> {
-    let bad = || perr(ErrorCode::InvalidJson, "Polygon coordinates must be an array of [lat, lng] pairs or GeoPoints");
+    let bad = || {
+        perr(
+            ErrorCode::InvalidJson,
+            "Polygon coordinates must be an array of [lat, lng] pairs or GeoPoints",
+        )
+    };
     let items = v.as_array().ok_or_else(bad)?;
     items
         .iter()
@@ -236,6 +258,9 @@ mod tests {
         let mut p = json!({"__type":"GeoPoint","latitude":91,"longitude":0});
         assert_eq!(normalize(&mut p).unwrap_err().code, ErrorCode::InvalidJson);
         let mut nested = json!({"a":{"b.c":1}});
-        assert_eq!(normalize(&mut nested).unwrap_err().code, ErrorCode::InvalidNestedKey);
+        assert_eq!(
+            normalize(&mut nested).unwrap_err().code,
+            ErrorCode::InvalidNestedKey
+        );
     }
 }

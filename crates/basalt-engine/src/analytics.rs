@@ -13,9 +13,18 @@ use crate::{AuthContext, Engine};
 
 impl Engine {
     /// Runs `/aggregate`: `distinct` (with an optional `where`) or a pipeline.
-    pub async fn aggregate(&self, auth: &AuthContext, class: &str, params: &[(String, Value)]) -> Result<Vec<Value>> {
+    pub async fn aggregate(
+        &self,
+        auth: &AuthContext,
+        class: &str,
+        params: &[(String, Value)],
+    ) -> Result<Vec<Value>> {
         if !auth.reads_all() {
-            return Err(ParseError::new(ErrorCode::OperationForbidden, "aggregate needs the master key").into());
+            return Err(ParseError::new(
+                ErrorCode::OperationForbidden,
+                "aggregate needs the master key",
+            )
+            .into());
         }
         validate_class_name(class)?;
         let mut where_ = Value::Null;
@@ -40,11 +49,21 @@ impl Engine {
         Ok(run(&pipeline, docs)?)
     }
 
-    async fn matching_docs(&self, class: &str, where_: &Value) -> Result<Vec<basalt_core::value::Document>> {
+    async fn matching_docs(
+        &self,
+        class: &str,
+        where_: &Value,
+    ) -> Result<Vec<basalt_core::value::Document>> {
         let filter = parse_where(where_)?;
         let schemas = self.schemas.snapshot();
-        let found = self.store.find(&schemas, class, &FindSpec::filter(filter)).await?;
+        let found = self
+            .store
+            .find(&schemas, class, &FindSpec::filter(filter))
+            .await?;
         let schema = schemas.get(class).cloned();
-        Ok(found.into_iter().map(|o| to_json(schema.as_deref(), o, self.config.file_url_base.as_deref())).collect())
+        Ok(found
+            .into_iter()
+            .map(|o| to_json(schema.as_deref(), o, self.config.file_url_base.as_deref()))
+            .collect())
     }
 }

@@ -14,7 +14,10 @@ pub struct AuthContext {
 impl AuthContext {
     /// The master key's context.
     pub fn master() -> Self {
-        Self { master: true, ..Self::default() }
+        Self {
+            master: true,
+            ..Self::default()
+        }
     }
 
     /// True when the caller may read everything (master or read-only master).
@@ -24,12 +27,20 @@ impl AuthContext {
 
     /// The ACL ids the caller reads as, or `None` when it reads everything.
     pub fn readers(&self) -> Option<Vec<String>> {
-        if self.reads_all() { None } else { Some(self.acl_ids()) }
+        if self.reads_all() {
+            None
+        } else {
+            Some(self.acl_ids())
+        }
     }
 
     /// The ACL ids the caller writes as, or `None` when it writes everything.
     pub fn writers(&self) -> Option<Vec<String>> {
-        if self.master { None } else { Some(self.acl_ids()) }
+        if self.master {
+            None
+        } else {
+            Some(self.acl_ids())
+        }
     }
 
     fn acl_ids(&self) -> Vec<String> {

@@ -80,12 +80,18 @@ impl Engine {
         if ops.len() > self.config.batch_request_limit {
             return Err(ParseError::new(
                 ErrorCode::InvalidJson,
-                format!("Batch request limit exceeded: at most {} requests are allowed", self.config.batch_request_limit),
+                format!(
+                    "Batch request limit exceeded: at most {} requests are allowed",
+                    self.config.batch_request_limit
+                ),
             )
             .into());
         }
         if transaction {
-            return self.batch_transaction(auth, ops).await.map(|v| v.into_iter().map(Ok).collect());
+            return self
+                .batch_transaction(auth, ops)
+                .await
+                .map(|v| v.into_iter().map(Ok).collect());
         }
         let mut out = Vec::with_capacity(ops.len());
         for op in ops {
@@ -96,22 +102,34 @@ impl Engine {
 
     async fn run_one(&self, auth: &AuthContext, op: BatchOp) -> Result<BatchOutcome> {
         Ok(match op {
-            BatchOp::Create { class, body } => BatchOutcome::Created(self.create(auth, &class, body).await?),
-            BatchOp::Update { class, object_id, body } => {
-                BatchOutcome::Updated(self.update(auth, &class, &object_id, body).await?)
+            BatchOp::Create { class, body } => {
+                BatchOutcome::Created(self.create(auth, &class, body).await?)
             }
+            BatchOp::Update {
+                class,
+                object_id,
+                body,
+            } => BatchOutcome::Updated(self.update(auth, &class, &object_id, body).await?),
             BatchOp::Delete { class, object_id } => {
                 self.delete(auth, &class, &object_id).await?;
                 BatchOutcome::Deleted
             }
-            BatchOp::Get { class, object_id, req } => {
-                BatchOutcome::Object(self.get(auth, &class, &object_id, req).await?)
+            BatchOp::Get {
+                class,
+                object_id,
+                req,
+            } => BatchOutcome::Object(self.get(auth, &class, &object_id, req).await?),
+            BatchOp::Find { class, req } => {
+                BatchOutcome::Found(self.find(auth, &class, req).await?)
             }
-            BatchOp::Find { class, req } => BatchOutcome::Found(self.find(auth, &class, req).await?),
         })
     }
 
-    async fn batch_transaction(&self, auth: &AuthContext, ops: Vec<BatchOp>) -> Result<Vec<BatchOutcome>> {
+    async fn batch_transaction(
+        &self,
+        auth: &AuthContext,
+        ops: Vec<BatchOp>,
+    ) -> Result<Vec<BatchOutcome>> {
         enum Slot {
             Write(Option<Created>),
             Read(BatchOp),
@@ -125,7 +143,11 @@ impl Engine {
                     writes.push(w);
                     slots.push(Slot::Write(Some(created)));
                 }
-                BatchOp::Update { class, object_id, body } => {
+                BatchOp::Update {
+                    class,
+                    object_id,
+                    body,
+                } => {
                     writes.push(self.plan_update(auth, &class, &object_id, body).await?);
                     slots.push(Slot::Write(None));
                 }
@@ -145,10 +167,17 @@ impl Engine {
                 Slot::Write(created) => match (outcomes.next(), created) {
                     (Some(WriteOutcome::Created), Some(c)) => BatchOutcome::Created(c),
                     (Some(WriteOutcome::Updated { echoed, object }), _) => {
-                        BatchOutcome::Updated(Updated { updated_at: object.updated_at, echoed })
+                        BatchOutcome::Updated(Updated {
+                            updated_at: object.updated_at,
+                            echoed,
+                        })
                     }
                     (Some(WriteOutcome::Deleted), _) => BatchOutcome::Deleted,
-                    other => return Err(Error::Internal(anyhow::anyhow!("batch outcome mismatch: {other:?}"))),
+                    other => {
+                        return Err(Error::Internal(anyhow::anyhow!(
+                            "batch outcome mismatch: {other:?}"
+                        )));
+                    }
                 },
             });
         }

@@ -19,20 +19,39 @@ fn is_delete_op(v: &Value) -> bool {
 }
 
 const CLP_KEYS: &[&str] = &[
-    "find", "count", "get", "create", "update", "delete", "addField", "readUserFields",
-    "writeUserFields", "protectedFields",
+    "find",
+    "count",
+    "get",
+    "create",
+    "update",
+    "delete",
+    "addField",
+    "readUserFields",
+    "writeUserFields",
+    "protectedFields",
 ];
 
 fn check_clp(clp: &Value) -> Result<()> {
     let o = clp.as_object().ok_or_else(|| {
-        ParseError::new(ErrorCode::InvalidJson, "classLevelPermissions must be an object")
+        ParseError::new(
+            ErrorCode::InvalidJson,
+            "classLevelPermissions must be an object",
+        )
     })?;
     for (k, v) in o {
         if !CLP_KEYS.contains(&k.as_str()) {
-            return Err(ParseError::new(ErrorCode::InvalidJson, format!("{k} is not a valid operation for class level permissions")).into());
+            return Err(ParseError::new(
+                ErrorCode::InvalidJson,
+                format!("{k} is not a valid operation for class level permissions"),
+            )
+            .into());
         }
         if !(v.is_object() || v.is_array()) {
-            return Err(ParseError::new(ErrorCode::InvalidJson, format!("the class level permission {k} must be an object")).into());
+            return Err(ParseError::new(
+                ErrorCode::InvalidJson,
+                format!("the class level permission {k} must be an object"),
+            )
+            .into());
         }
     }
     Ok(())
@@ -49,23 +68,39 @@ impl Engine {
 
     /// One class schema.
     pub fn schema(&self, _auth: &AuthContext, class: &str) -> Result<Value> {
-        self.schemas
-            .get(class)
-            .map(|s| s.to_json())
-            .ok_or_else(|| ParseError::new(ErrorCode::InvalidClassName, format!("Class {class} does not exist.")).into())
+        self.schemas.get(class).map(|s| s.to_json()).ok_or_else(|| {
+            ParseError::new(
+                ErrorCode::InvalidClassName,
+                format!("Class {class} does not exist."),
+            )
+            .into()
+        })
     }
 
     /// Creates a class from a schema body (`fields`, `classLevelPermissions`, `indexes`).
-    pub async fn create_class(&self, _auth: &AuthContext, class: &str, body: &Map<String, Value>) -> Result<Value> {
-        if let Some(named) = body.get("className").and_then(Value::as_str) {
-            if named != class {
-                return Err(ParseError::new(ErrorCode::InvalidClassName, format!("Class name mismatch between {named} and {class}.")).into());
-            }
+    pub async fn create_class(
+        &self,
+        _auth: &AuthContext,
+        class: &str,
+        body: &Map<String, Value>,
+    ) -> Result<Value> {
+        if let Some(named) = body.get("className").and_then(Value::as_str)
+            && named != class
+        {
+            return Err(ParseError::new(
+                ErrorCode::InvalidClassName,
+                format!("Class name mismatch between {named} and {class}."),
+            )
+            .into());
         }
         validate_class_name(class)?;
         let _guard = self.schemas.lock_changes().await;
         if self.schemas.get(class).is_some() {
-            return Err(ParseError::new(ErrorCode::InvalidClassName, format!("Class {class} already exists.")).into());
+            return Err(ParseError::new(
+                ErrorCode::InvalidClassName,
+                format!("Class {class} already exists."),
+            )
+            .into());
         }
         let mut schema = ClassSchema::new(class);
         self.apply_schema_body(&mut schema, body, true)?;
@@ -76,17 +111,28 @@ impl Engine {
     }
 
     /// Changes a class: fields to add or delete, indexes to add or delete, new permissions.
-    pub async fn update_class(&self, _auth: &AuthContext, class: &str, body: &Map<String, Value>) -> Result<Value> {
-        if let Some(named) = body.get("className").and_then(Value::as_str) {
-            if named != class {
-                return Err(ParseError::new(ErrorCode::InvalidClassName, format!("Class name mismatch between {named} and {class}.")).into());
-            }
+    pub async fn update_class(
+        &self,
+        _auth: &AuthContext,
+        class: &str,
+        body: &Map<String, Value>,
+    ) -> Result<Value> {
+        if let Some(named) = body.get("className").and_then(Value::as_str)
+            && named != class
+        {
+            return Err(ParseError::new(
+                ErrorCode::InvalidClassName,
+                format!("Class name mismatch between {named} and {class}."),
+            )
+            .into());
         }
         let _guard = self.schemas.lock_changes().await;
-        let current = self
-            .schemas
-            .get(class)
-            .ok_or_else(|| ParseError::new(ErrorCode::InvalidClassName, format!("Class {class} does not exist.")))?;
+        let current = self.schemas.get(class).ok_or_else(|| {
+            ParseError::new(
+                ErrorCode::InvalidClassName,
+                format!("Class {class} does not exist."),
+            )
+        })?;
         let mut schema = ClassSchema::clone(&current);
         let deleted = self.apply_schema_body(&mut schema, body, false)?;
         for field in &deleted {
@@ -100,15 +146,24 @@ impl Engine {
 
     /// Applies `fields`, `classLevelPermissions` and `indexes` to a schema; returns the fields
     /// deleted.
-    fn apply_schema_body(&self, schema: &mut ClassSchema, body: &Map<String, Value>, creating: bool) -> Result<Vec<String>> {
+    fn apply_schema_body(
+        &self,
+        schema: &mut ClassSchema,
+        body: &Map<String, Value>,
+        creating: bool,
+    ) -> Result<Vec<String>> {
         let class = schema.class_name.clone();
         let mut deleted = Vec::new();
         if let Some(fields) = body.get("fields") {
-            let fields = fields.as_object().ok_or_else(|| ParseError::new(ErrorCode::InvalidJson, "fields must be an object"))?;
+            let fields = fields.as_object().ok_or_else(|| {
+                ParseError::new(ErrorCode::InvalidJson, "fields must be an object")
+            })?;
             for (name, def) in fields {
                 if is_delete_op(def) {
-                    if creating || schema.fields.get(name).is_none() {
-                        return Err(schema_error(format!("Field {name} does not exist, cannot delete.")));
+                    if creating || !schema.fields.contains_key(name) {
+                        return Err(schema_error(format!(
+                            "Field {name} does not exist, cannot delete."
+                        )));
                     }
                     if DEFAULT_FIELDS.contains(&name.as_str()) {
                         return Err(schema_error(format!("field {name} cannot be changed")));
@@ -127,24 +182,32 @@ impl Engine {
                     validate_class_name(t)?;
                 }
                 if def.field_type == FieldType::Acl {
-                    return Err(ParseError::new(ErrorCode::IncorrectType, "invalid field type: ACL").into());
+                    return Err(ParseError::new(
+                        ErrorCode::IncorrectType,
+                        "invalid field type: ACL",
+                    )
+                    .into());
                 }
                 check_new_field(schema, name, &def.field_type)?;
                 schema.fields.insert(name.clone(), def);
             }
         }
-        if let Some(clp) = body.get("classLevelPermissions") {
-            if !clp.is_null() {
-                check_clp(clp)?;
-                schema.clp = clp.clone();
-            }
+        if let Some(clp) = body.get("classLevelPermissions")
+            && !clp.is_null()
+        {
+            check_clp(clp)?;
+            schema.clp = clp.clone();
         }
         if let Some(indexes) = body.get("indexes") {
-            let indexes = indexes.as_object().ok_or_else(|| ParseError::new(ErrorCode::InvalidQuery, "indexes must be an object"))?;
+            let indexes = indexes.as_object().ok_or_else(|| {
+                ParseError::new(ErrorCode::InvalidQuery, "indexes must be an object")
+            })?;
             for (name, keys) in indexes {
                 if is_delete_op(keys) {
                     if schema.indexes.remove(name).is_none() {
-                        return Err(schema_error(format!("Index {name} does not exist, cannot delete.")));
+                        return Err(schema_error(format!(
+                            "Index {name} does not exist, cannot delete."
+                        )));
                     }
                     continue;
                 }
@@ -152,12 +215,17 @@ impl Engine {
                     return Err(schema_error(format!("Index {name} exists, cannot update.")));
                 }
                 let keys = keys.as_object().filter(|k| !k.is_empty()).ok_or_else(|| {
-                    ParseError::new(ErrorCode::InvalidQuery, format!("Index {name} must name at least one field"))
+                    ParseError::new(
+                        ErrorCode::InvalidQuery,
+                        format!("Index {name} must name at least one field"),
+                    )
                 })?;
                 for field in keys.keys() {
                     let top = field.split('.').next().unwrap_or_default();
                     if !schema.fields.contains_key(top) {
-                        return Err(schema_error(format!("Field {field} does not exist, cannot add index.")));
+                        return Err(schema_error(format!(
+                            "Field {field} does not exist, cannot add index."
+                        )));
                     }
                 }
                 schema.indexes.insert(name.clone(), keys.clone());
@@ -186,7 +254,9 @@ impl Engine {
         let snap = self.schemas.snapshot();
         let n = self.store.count(&snap, class, &Filter::All, None).await?;
         if n > 0 {
-            return Err(schema_error(format!("Class {class} is not empty, contains {n} objects, cannot drop schema.")));
+            return Err(schema_error(format!(
+                "Class {class} is not empty, contains {n} objects, cannot drop schema."
+            )));
         }
         match self.store.delete_class(class).await {
             Ok(()) | Err(basalt_store::StoreError::NotFound) => {}

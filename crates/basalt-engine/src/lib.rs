@@ -65,9 +65,16 @@ impl Engine {
         let schemas = SchemaCache::load(store.as_ref()).await?;
         // Parse creates the user and role classes on start; clients expect to see them.
         for class in ["_User", "_Role"] {
-            schemas.ensure_fields(store.as_ref(), class, &[]).await.map_err(|e| anyhow::anyhow!("creating {class}: {e}"))?;
+            schemas
+                .ensure_fields(store.as_ref(), class, &[])
+                .await
+                .map_err(|e| anyhow::anyhow!("creating {class}: {e}"))?;
         }
-        Ok(Engine { store, schemas, config })
+        Ok(Engine {
+            store,
+            schemas,
+            config,
+        })
     }
 
     /// The engine's settings.

@@ -10,7 +10,11 @@ use serde_json::{Value, json};
 
 /// A stored object as Parse returns it: `objectId`, `createdAt`, `updatedAt`, its fields, and a
 /// `{"__type":"Relation"}` marker for each Relation field of the class.
-pub(crate) fn to_json(schema: Option<&ClassSchema>, o: StoredObject, file_base: Option<&str>) -> Document {
+pub(crate) fn to_json(
+    schema: Option<&ClassSchema>,
+    o: StoredObject,
+    file_base: Option<&str>,
+) -> Document {
     let mut out = o.fields;
     if let Some(base) = file_base {
         for v in out.values_mut() {
@@ -23,7 +27,10 @@ pub(crate) fn to_json(schema: Option<&ClassSchema>, o: StoredObject, file_base: 
     if let Some(schema) = schema {
         for (name, def) in &schema.fields {
             if let FieldType::Relation(target) = &def.field_type {
-                out.insert(name.clone(), json!({"__type": "Relation", "className": target}));
+                out.insert(
+                    name.clone(),
+                    json!({"__type": "Relation", "className": target}),
+                );
             }
         }
     }
@@ -32,13 +39,12 @@ pub(crate) fn to_json(schema: Option<&ClassSchema>, o: StoredObject, file_base: 
 
 /// Points a File value at this server's file route.
 fn rewrite_file_url(v: &mut Value, base: &str) {
-    if let Value::Object(o) = v {
-        if o.get("__type").and_then(Value::as_str) == Some("File") {
-            if let Some(name) = o.get("name").and_then(Value::as_str) {
-                let url = format!("{base}/{name}");
-                o.insert("url".into(), Value::String(url));
-            }
-        }
+    if let Value::Object(o) = v
+        && o.get("__type").and_then(Value::as_str) == Some("File")
+        && let Some(name) = o.get("name").and_then(Value::as_str)
+    {
+        let url = format!("{base}/{name}");
+        o.insert("url".into(), Value::String(url));
     }
 }
 
@@ -64,7 +70,14 @@ impl PathTree {
     }
 }
 
-const ALWAYS_KEPT: &[&str] = &["objectId", "createdAt", "updatedAt", "ACL", "__type", "className"];
+const ALWAYS_KEPT: &[&str] = &[
+    "objectId",
+    "createdAt",
+    "updatedAt",
+    "ACL",
+    "__type",
+    "className",
+];
 
 /// Keeps only the listed keys (and the ones every object keeps), descending into included objects
 /// for dotted keys.
@@ -75,13 +88,15 @@ pub(crate) fn select_keys(doc: &mut Document, keys: &PathTree) {
             continue;
         }
         match doc.get_mut(k) {
-            Some(Value::Object(inner)) if inner.get("__type") == Some(&json!("Object")) => select_keys(inner, sub),
+            Some(Value::Object(inner)) if inner.get("__type") == Some(&json!("Object")) => {
+                select_keys(inner, sub)
+            }
             Some(Value::Array(items)) => {
                 for item in items {
-                    if let Value::Object(inner) = item {
-                        if inner.get("__type") == Some(&json!("Object")) {
-                            select_keys(inner, sub);
-                        }
+                    if let Value::Object(inner) = item
+                        && inner.get("__type") == Some(&json!("Object"))
+                    {
+                        select_keys(inner, sub);
                     }
                 }
             }

@@ -67,10 +67,20 @@ fn parse_order(order: &str) -> Result<Vec<(FieldPath, Direction)>> {
         }
         let path = FieldPath::parse(name);
         let ok = !path.field.is_empty()
-            && path.field.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-            && path.sub.iter().all(|s| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'));
+            && path
+                .field
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_')
+            && path
+                .sub
+                .iter()
+                .all(|s| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'));
         if !ok {
-            return Err(ParseError::new(ErrorCode::InvalidKeyName, format!("Invalid field name: {name}.")).into());
+            return Err(ParseError::new(
+                ErrorCode::InvalidKeyName,
+                format!("Invalid field name: {name}."),
+            )
+            .into());
         }
         out.push((path, dir));
     }
@@ -82,12 +92,19 @@ impl Engine {
         match limit {
             None => Ok(self.config.default_limit),
             Some(l) if l < 0 => Ok(self.config.default_limit),
-            Some(l) => Ok(usize::try_from(l).unwrap_or(usize::MAX).min(self.config.max_limit)),
+            Some(l) => Ok(usize::try_from(l)
+                .unwrap_or(usize::MAX)
+                .min(self.config.max_limit)),
         }
     }
 
     /// Finds objects.
-    pub async fn find(&self, auth: &AuthContext, class: &str, req: FindRequest) -> Result<FindResult> {
+    pub async fn find(
+        &self,
+        auth: &AuthContext,
+        class: &str,
+        req: FindRequest,
+    ) -> Result<FindResult> {
         validate_class_name(class)?;
         let filter = parse_where(&req.where_)?;
         let order = match &req.order {
@@ -97,26 +114,53 @@ impl Engine {
         let skip = match req.skip {
             None => 0,
             Some(s) if s < 0 => {
-                return Err(ParseError::new(ErrorCode::InvalidQuery, "Invalid skip: it must be a non-negative number").into());
+                return Err(ParseError::new(
+                    ErrorCode::InvalidQuery,
+                    "Invalid skip: it must be a non-negative number",
+                )
+                .into());
             }
             Some(s) => usize::try_from(s).unwrap_or(usize::MAX),
         };
         let limit = self.limit(req.limit)?;
         let schemas = self.schemas.snapshot();
         let count = if req.count {
-            Some(self.store.count(&schemas, class, &filter, auth.readers().as_deref()).await?)
+            Some(
+                self.store
+                    .count(&schemas, class, &filter, auth.readers().as_deref())
+                    .await?,
+            )
         } else {
             None
         };
         if limit == 0 {
-            return Ok(FindResult { results: vec![], count });
+            return Ok(FindResult {
+                results: vec![],
+                count,
+            });
         }
-        let spec = FindSpec { filter, order, limit: Some(limit), skip, readers: auth.readers() };
+        let spec = FindSpec {
+            filter,
+            order,
+            limit: Some(limit),
+            skip,
+            readers: auth.readers(),
+        };
         let found = self.store.find(&schemas, class, &spec).await?;
         let schema = schemas.get(class).cloned();
-        let mut results: Vec<Document> = found.into_iter().map(|o| to_json(schema.as_deref(), o, self.config.file_url_base.as_deref())).collect();
-        self.finish(auth, &schemas, &mut results, req.include.as_deref(), req.keys.as_deref(), req.exclude_keys.as_deref())
-            .await?;
+        let mut results: Vec<Document> = found
+            .into_iter()
+            .map(|o| to_json(schema.as_deref(), o, self.config.file_url_base.as_deref()))
+            .collect();
+        self.finish(
+            auth,
+            &schemas,
+            &mut results,
+            req.include.as_deref(),
+            req.keys.as_deref(),
+            req.exclude_keys.as_deref(),
+        )
+        .await?;
         Ok(FindResult { results, count })
     }
 
@@ -125,23 +169,51 @@ impl Engine {
         validate_class_name(class)?;
         let filter = parse_where(where_)?;
         let schemas = self.schemas.snapshot();
-        Ok(self.store.count(&schemas, class, &filter, auth.readers().as_deref()).await?)
+        Ok(self
+            .store
+            .count(&schemas, class, &filter, auth.readers().as_deref())
+            .await?)
     }
 
     /// Gets one object by id.
-    pub async fn get(&self, auth: &AuthContext, class: &str, object_id: &str, req: GetRequest) -> Result<Document> {
+    pub async fn get(
+        &self,
+        auth: &AuthContext,
+        class: &str,
+        object_id: &str,
+        req: GetRequest,
+    ) -> Result<Document> {
         validate_class_name(class)?;
         let schemas = self.schemas.snapshot();
-        let filter = Filter::Field(FieldPath::parse("objectId"), Condition::Eq(Value::String(object_id.to_owned())));
-        let spec = FindSpec { filter, order: vec![], limit: Some(1), skip: 0, readers: auth.readers() };
+        let filter = Filter::Field(
+            FieldPath::parse("objectId"),
+            Condition::Eq(Value::String(object_id.to_owned())),
+        );
+        let spec = FindSpec {
+            filter,
+            order: vec![],
+            limit: Some(1),
+            skip: 0,
+            readers: auth.readers(),
+        };
         let found = self.store.find(&schemas, class, &spec).await?;
         let schema = schemas.get(class).cloned();
-        let mut results: Vec<Document> = found.into_iter().map(|o| to_json(schema.as_deref(), o, self.config.file_url_base.as_deref())).collect();
+        let mut results: Vec<Document> = found
+            .into_iter()
+            .map(|o| to_json(schema.as_deref(), o, self.config.file_url_base.as_deref()))
+            .collect();
         if results.is_empty() {
             return Err(not_found());
         }
-        self.finish(auth, &schemas, &mut results, req.include.as_deref(), req.keys.as_deref(), req.exclude_keys.as_deref())
-            .await?;
+        self.finish(
+            auth,
+            &schemas,
+            &mut results,
+            req.include.as_deref(),
+            req.keys.as_deref(),
+            req.exclude_keys.as_deref(),
+        )
+        .await?;
         results.pop().ok_or_else(not_found)
     }
 
@@ -175,7 +247,13 @@ impl Engine {
 
     /// Replaces pointers on the tree's paths with the objects they point to, one query per class
     /// and level.
-    async fn include(&self, auth: &AuthContext, schemas: &SchemaMap, docs: &mut [Document], tree: &PathTree) -> Result<()> {
+    async fn include(
+        &self,
+        auth: &AuthContext,
+        schemas: &SchemaMap,
+        docs: &mut [Document],
+        tree: &PathTree,
+    ) -> Result<()> {
         let mut level: Vec<(String, PathTree)> = Vec::new();
         for (key, sub) in &tree.0 {
             if key == "*" {
@@ -203,15 +281,25 @@ impl Engine {
                     FieldPath::parse("objectId"),
                     Condition::In(ids.into_iter().map(Value::String).collect()),
                 );
-                let spec = FindSpec { readers: auth.readers(), ..FindSpec::filter(filter) };
+                let spec = FindSpec {
+                    readers: auth.readers(),
+                    ..FindSpec::filter(filter)
+                };
                 let found = self.store.find(schemas, &class, &spec).await?;
                 let schema = schemas.get(&class).cloned();
-                let mut objects: Vec<Document> = found.into_iter().map(|o| to_json(schema.as_deref(), o, self.config.file_url_base.as_deref())).collect();
+                let mut objects: Vec<Document> = found
+                    .into_iter()
+                    .map(|o| to_json(schema.as_deref(), o, self.config.file_url_base.as_deref()))
+                    .collect();
                 if !sub.is_empty() {
                     Box::pin(self.include(auth, schemas, &mut objects, &sub)).await?;
                 }
                 for mut o in objects {
-                    let id = o.get("objectId").and_then(Value::as_str).unwrap_or_default().to_owned();
+                    let id = o
+                        .get("objectId")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_owned();
                     o.insert("__type".into(), Value::String("Object".into()));
                     o.insert("className".into(), Value::String(class.clone()));
                     fetched.insert((class.clone(), id), o);
@@ -236,7 +324,10 @@ fn collect_pointers(v: Option<&Value>, wanted: &mut BTreeMap<String, BTreeSet<St
         Some(Value::Array(items)) => items.iter().for_each(|i| collect_pointers(Some(i), wanted)),
         Some(v) => {
             if let Some((class, id)) = as_pointer(v) {
-                wanted.entry(class.to_owned()).or_default().insert(id.to_owned());
+                wanted
+                    .entry(class.to_owned())
+                    .or_default()
+                    .insert(id.to_owned());
             }
         }
         None => {}
@@ -249,9 +340,9 @@ fn replace_pointers(v: &mut Value, fetched: &HashMap<(String, String), Document>
         return;
     }
     let key = as_pointer(v).map(|(c, id)| (c.to_owned(), id.to_owned()));
-    if let Some(key) = key {
-        if let Some(o) = fetched.get(&key) {
-            *v = Value::Object(o.clone());
-        }
+    if let Some(key) = key
+        && let Some(o) = fetched.get(&key)
+    {
+        *v = Value::Object(o.clone());
     }
 }

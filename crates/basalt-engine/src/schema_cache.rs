@@ -16,14 +16,28 @@ pub(crate) struct SchemaCache {
 
 impl SchemaCache {
     pub(crate) async fn load(store: &dyn Store) -> anyhow::Result<SchemaCache> {
-        let all = store.load_schemas().await.map_err(|e| anyhow::anyhow!("loading schemas: {e}"))?;
-        let map: SchemaMap = all.into_iter().map(|s| (s.class_name.clone(), Arc::new(s))).collect();
-        Ok(SchemaCache { snapshot: RwLock::new(Arc::new(map)), changes: tokio::sync::Mutex::new(()) })
+        let all = store
+            .load_schemas()
+            .await
+            .map_err(|e| anyhow::anyhow!("loading schemas: {e}"))?;
+        let map: SchemaMap = all
+            .into_iter()
+            .map(|s| (s.class_name.clone(), Arc::new(s)))
+            .collect();
+        Ok(SchemaCache {
+            snapshot: RwLock::new(Arc::new(map)),
+            changes: tokio::sync::Mutex::new(()),
+        })
     }
 
     /// Every schema as of now.
     pub(crate) fn snapshot(&self) -> Arc<SchemaMap> {
-        Arc::clone(&self.snapshot.read().unwrap_or_else(std::sync::PoisonError::into_inner))
+        Arc::clone(
+            &self
+                .snapshot
+                .read()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        )
     }
 
     /// One class's schema.
@@ -32,7 +46,10 @@ impl SchemaCache {
     }
 
     fn publish(&self, schema: Option<ClassSchema>, class: &str) {
-        let mut guard = self.snapshot.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut guard = self
+            .snapshot
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let mut map = SchemaMap::clone(&guard);
         match schema {
             Some(s) => map.insert(class.to_owned(), Arc::new(s)),
@@ -50,10 +67,12 @@ impl SchemaCache {
         class: &str,
         fields: &[(String, FieldType)],
     ) -> Result<Arc<ClassSchema>> {
-        if let Some(existing) = self.get(class) {
-            if fields.iter().all(|(name, ty)| existing.field_type(name) == Some(ty)) {
-                return Ok(existing);
-            }
+        if let Some(existing) = self.get(class)
+            && fields
+                .iter()
+                .all(|(name, ty)| existing.field_type(name) == Some(ty))
+        {
+            return Ok(existing);
         }
         let _guard = self.changes.lock().await;
         let mut schema = self
@@ -91,7 +110,12 @@ impl SchemaCache {
 }
 
 /// Parse's message for a value whose type differs from the field's.
-pub(crate) fn mismatch(class: &str, field: &str, expected: &FieldType, got: &FieldType) -> ParseError {
+pub(crate) fn mismatch(
+    class: &str,
+    field: &str,
+    expected: &FieldType,
+    got: &FieldType,
+) -> ParseError {
     ParseError::new(
         ErrorCode::IncorrectType,
         format!("schema mismatch for {class}.{field}; expected {expected} but got {got}"),

@@ -26,13 +26,17 @@ pub(crate) fn check_acl(v: &Value) -> Result<(), ParseError> {
     let bad = |why: &str| ParseError::new(ErrorCode::InvalidAcl, format!("Invalid ACL: {why}"));
     let acl = v.as_object().ok_or_else(|| bad("it must be an object"))?;
     for (who, perms) in acl {
-        let perms = perms.as_object().ok_or_else(|| bad(&format!("the entry for {who} must be an object")))?;
+        let perms = perms
+            .as_object()
+            .ok_or_else(|| bad(&format!("the entry for {who} must be an object")))?;
         for (perm, allowed) in perms {
             if perm != "read" && perm != "write" {
                 return Err(bad(&format!("unknown permission {perm} for {who}")));
             }
             if !allowed.is_boolean() {
-                return Err(bad(&format!("the {perm} permission of {who} must be a boolean")));
+                return Err(bad(&format!(
+                    "the {perm} permission of {who} must be a boolean"
+                )));
             }
         }
     }
@@ -53,12 +57,20 @@ pub(crate) fn check_patch(
             match &change.op {
                 Op::Set(v) if change.sub.is_empty() => check_acl(v)?,
                 Op::Delete if change.sub.is_empty() => {}
-                _ => return Err(ParseError::new(ErrorCode::InvalidAcl, "Invalid ACL: it must be set as a whole")),
+                _ => {
+                    return Err(ParseError::new(
+                        ErrorCode::InvalidAcl,
+                        "Invalid ACL: it must be set as a whole",
+                    ));
+                }
             }
             continue;
         }
         if DEFAULT_FIELDS.contains(&name.as_str()) {
-            return Err(ParseError::new(ErrorCode::InvalidKeyName, format!("{name} is an invalid field name.")));
+            return Err(ParseError::new(
+                ErrorCode::InvalidKeyName,
+                format!("{name} is an invalid field name."),
+            ));
         }
         let ty = if change.sub.is_empty() {
             change_type(&change.op)?
@@ -80,20 +92,35 @@ pub(crate) fn check_patch(
         for (name, ty) in &new_fields {
             check_new_field(s, name, ty)?;
         }
-    } else if new_fields.iter().filter(|(_, t)| *t == FieldType::GeoPoint).count() > 1 {
+    } else if new_fields
+        .iter()
+        .filter(|(_, t)| *t == FieldType::GeoPoint)
+        .count()
+        > 1
+    {
         return Err(one_geopoint());
     }
     Ok(new_fields)
 }
 
 fn one_geopoint() -> ParseError {
-    ParseError::new(ErrorCode::IncorrectType, "there can only be one geopoint field in a class")
+    ParseError::new(
+        ErrorCode::IncorrectType,
+        "there can only be one geopoint field in a class",
+    )
 }
 
 /// Rules for adding one field to an existing schema.
-pub(crate) fn check_new_field(schema: &ClassSchema, name: &str, ty: &FieldType) -> Result<(), ParseError> {
+pub(crate) fn check_new_field(
+    schema: &ClassSchema,
+    name: &str,
+    ty: &FieldType,
+) -> Result<(), ParseError> {
     if *ty == FieldType::GeoPoint
-        && schema.fields.iter().any(|(n, f)| n != name && f.field_type == FieldType::GeoPoint)
+        && schema
+            .fields
+            .iter()
+            .any(|(n, f)| n != name && f.field_type == FieldType::GeoPoint)
     {
         return Err(one_geopoint());
     }

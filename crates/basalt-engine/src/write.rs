@@ -67,7 +67,11 @@ fn check_required(schema: &ClassSchema, doc: &mut Document) -> Result<Document> 
                 doc.insert(name.clone(), d.clone());
                 filled.insert(name.clone(), d.clone());
             } else if def.required {
-                return Err(ParseError::new(ErrorCode::ValidationError, format!("{name} is required")).into());
+                return Err(ParseError::new(
+                    ErrorCode::ValidationError,
+                    format!("{name} is required"),
+                )
+                .into());
             }
         }
     }
@@ -78,9 +82,16 @@ impl Engine {
     fn check_class_writable(&self, auth: &AuthContext, class: &str) -> Result<()> {
         if !class_name_is_valid(class) {
             // Parse's object write path reports a bad class name this way, unlike /schemas.
-            return Err(ParseError::new(ErrorCode::InvalidJson, "schema class name does not revalidate").into());
+            return Err(ParseError::new(
+                ErrorCode::InvalidJson,
+                "schema class name does not revalidate",
+            )
+            .into());
         }
-        if self.schemas.get(class).is_none() && !auth.master && !self.config.allow_client_class_creation {
+        if self.schemas.get(class).is_none()
+            && !auth.master
+            && !self.config.allow_client_class_creation
+        {
             return Err(ParseError::new(
                 ErrorCode::OperationForbidden,
                 format!("This user is not allowed to access non-existent class: {class}"),
@@ -91,18 +102,30 @@ impl Engine {
     }
 
     /// Validates a create and evolves the schema for it; returns the write to commit.
-    pub(crate) async fn plan_create(&self, auth: &AuthContext, class: &str, mut body: Document) -> Result<(Write, Created)> {
+    pub(crate) async fn plan_create(
+        &self,
+        auth: &AuthContext,
+        class: &str,
+        mut body: Document,
+    ) -> Result<(Write, Created)> {
         forbid_read_only(auth, "create")?;
         self.check_class_writable(auth, class)?;
         if body.contains_key("objectId") {
-            return Err(ParseError::new(ErrorCode::InvalidKeyName, "objectId is an invalid field name.").into());
+            return Err(ParseError::new(
+                ErrorCode::InvalidKeyName,
+                "objectId is an invalid field name.",
+            )
+            .into());
         }
         body.remove("createdAt");
         body.remove("updatedAt");
         let patch = decode_patch(body)?;
         let existing = self.schemas.get(class);
         let new_fields = check_patch(class, existing.as_deref(), &patch)?;
-        let schema = self.schemas.ensure_fields(self.store.as_ref(), class, &new_fields).await?;
+        let schema = self
+            .schemas
+            .ensure_fields(self.store.as_ref(), class, &new_fields)
+            .await?;
         let mut fields = Document::new();
         apply_patch(&mut fields, &patch, Applying::Create)?;
         let filled = check_required(&schema, &mut fields)?;
@@ -113,13 +136,27 @@ impl Engine {
             updated_at: now,
             fields,
         };
-        let created = Created { object_id: object.object_id.clone(), created_at: object.created_at.clone(), filled };
-        let write = Write::Create { class: class.to_owned(), object, relations: relation_changes(&patch) };
+        let created = Created {
+            object_id: object.object_id.clone(),
+            created_at: object.created_at.clone(),
+            filled,
+        };
+        let write = Write::Create {
+            class: class.to_owned(),
+            object,
+            relations: relation_changes(&patch),
+        };
         Ok((write, created))
     }
 
     /// Validates an update and evolves the schema for it; returns the write to commit.
-    pub(crate) async fn plan_update(&self, auth: &AuthContext, class: &str, object_id: &str, mut body: Document) -> Result<Write> {
+    pub(crate) async fn plan_update(
+        &self,
+        auth: &AuthContext,
+        class: &str,
+        object_id: &str,
+        mut body: Document,
+    ) -> Result<Write> {
         forbid_read_only(auth, "update")?;
         validate_class_name(class)?;
         if self.schemas.get(class).is_none() {
@@ -129,7 +166,11 @@ impl Engine {
             Some(Value::String(id)) if id == object_id => {}
             None => {}
             Some(_) => {
-                return Err(ParseError::new(ErrorCode::InvalidKeyName, "objectId is an invalid field name.").into());
+                return Err(ParseError::new(
+                    ErrorCode::InvalidKeyName,
+                    "objectId is an invalid field name.",
+                )
+                .into());
             }
         }
         body.remove("createdAt");
@@ -137,7 +178,9 @@ impl Engine {
         let patch = decode_patch(body)?;
         let existing = self.schemas.get(class);
         let new_fields = check_patch(class, existing.as_deref(), &patch)?;
-        self.schemas.ensure_fields(self.store.as_ref(), class, &new_fields).await?;
+        self.schemas
+            .ensure_fields(self.store.as_ref(), class, &new_fields)
+            .await?;
         let relations = relation_changes(&patch);
         Ok(Write::Update {
             class: class.to_owned(),
@@ -150,18 +193,33 @@ impl Engine {
     }
 
     /// Checks a delete; returns the write to commit.
-    pub(crate) fn plan_delete(&self, auth: &AuthContext, class: &str, object_id: &str) -> Result<Write> {
+    pub(crate) fn plan_delete(
+        &self,
+        auth: &AuthContext,
+        class: &str,
+        object_id: &str,
+    ) -> Result<Write> {
         forbid_read_only(auth, "delete")?;
         validate_class_name(class)?;
         if self.schemas.get(class).is_none() {
             return Err(not_found());
         }
-        Ok(Write::Delete { class: class.to_owned(), object_id: object_id.to_owned(), writers: auth.writers() })
+        Ok(Write::Delete {
+            class: class.to_owned(),
+            object_id: object_id.to_owned(),
+            writers: auth.writers(),
+        })
     }
 
     /// Commits writes in one transaction.
-    pub(crate) async fn commit(&self, writes: Vec<Write>) -> std::result::Result<Vec<WriteOutcome>, (usize, Error)> {
-        self.store.write(writes).await.map_err(|(i, e)| (i, store_error(e)))
+    pub(crate) async fn commit(
+        &self,
+        writes: Vec<Write>,
+    ) -> std::result::Result<Vec<WriteOutcome>, (usize, Error)> {
+        self.store
+            .write(writes)
+            .await
+            .map_err(|(i, e)| (i, store_error(e)))
     }
 
     /// Creates an object.
@@ -172,12 +230,23 @@ impl Engine {
     }
 
     /// Updates an object with a body of values and operators.
-    pub async fn update(&self, auth: &AuthContext, class: &str, object_id: &str, body: Document) -> Result<Updated> {
+    pub async fn update(
+        &self,
+        auth: &AuthContext,
+        class: &str,
+        object_id: &str,
+        body: Document,
+    ) -> Result<Updated> {
         let write = self.plan_update(auth, class, object_id, body).await?;
         let mut outcomes = self.commit(vec![write]).await.map_err(|(_, e)| e)?;
         match outcomes.pop() {
-            Some(WriteOutcome::Updated { echoed, object }) => Ok(Updated { updated_at: object.updated_at, echoed }),
-            other => Err(Error::Internal(anyhow::anyhow!("update returned {other:?}"))),
+            Some(WriteOutcome::Updated { echoed, object }) => Ok(Updated {
+                updated_at: object.updated_at,
+                echoed,
+            }),
+            other => Err(Error::Internal(anyhow::anyhow!(
+                "update returned {other:?}"
+            ))),
         }
     }
 

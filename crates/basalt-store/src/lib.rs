@@ -53,7 +53,13 @@ pub struct FindSpec {
 impl FindSpec {
     /// Every object matching `filter`, unordered.
     pub fn filter(filter: Filter) -> Self {
-        Self { filter, order: vec![], limit: None, skip: 0, readers: None }
+        Self {
+            filter,
+            order: vec![],
+            limit: None,
+            skip: 0,
+            readers: None,
+        }
     }
 }
 
@@ -180,8 +186,12 @@ pub trait Store: Send + Sync + 'static {
     /// with its index) none.
     async fn write(&self, writes: Vec<Write>) -> Result<Vec<WriteOutcome>, (usize, StoreError)>;
     /// Objects of `class` matching the spec.
-    async fn find(&self, schemas: &SchemaMap, class: &str, spec: &FindSpec)
-    -> StoreResult<Vec<StoredObject>>;
+    async fn find(
+        &self,
+        schemas: &SchemaMap,
+        class: &str,
+        spec: &FindSpec,
+    ) -> StoreResult<Vec<StoredObject>>;
     /// How many objects of `class` match the filter (and are readable by `readers`, when given).
     async fn count(
         &self,
@@ -206,7 +216,9 @@ pub async fn connect(uri: &str) -> anyhow::Result<Arc<dyn Store>> {
         );
     }
     if uri.contains("://") {
-        anyhow::bail!("unsupported database URI scheme in {uri:?}; expected sqlite:// or postgres://");
+        anyhow::bail!(
+            "unsupported database URI scheme in {uri:?}; expected sqlite:// or postgres://"
+        );
     }
     Ok(Arc::new(sqlite::SqliteStore::open(uri.as_ref()).await?))
 }

@@ -141,7 +141,11 @@ pub fn parse_size(s: &str) -> Option<usize> {
     } else {
         (t.as_str(), 1)
     };
-    num.trim().parse::<f64>().ok().filter(|n| *n > 0.0).map(|n| (n * f64::from(mult)) as usize)
+    num.trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|n| *n > 0.0)
+        .map(|n| (n * f64::from(mult)) as usize)
 }
 
 impl Config {
@@ -161,11 +165,17 @@ impl Config {
             },
             None => FileConfig::default(),
         };
-        let mut listen = args.listen.or(file.listen).unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 1337)));
+        let mut listen = args
+            .listen
+            .or(file.listen)
+            .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 1337)));
         if let Some(port) = args.port.or(file.port) {
             listen.set_port(port);
         }
-        let mut mount_path = args.mount_path.or(file.mount_path).unwrap_or_else(|| "/parse".to_owned());
+        let mut mount_path = args
+            .mount_path
+            .or(file.mount_path)
+            .unwrap_or_else(|| "/parse".to_owned());
         if !mount_path.is_empty() && !mount_path.starts_with('/') {
             problems.push(format!("mount path {mount_path:?} must start with /"));
         }
@@ -175,21 +185,32 @@ impl Config {
         if mount_path == "/" {
             mount_path.clear();
         }
-        let data_dir = args.data_dir.or(file.data_dir).unwrap_or_else(|| PathBuf::from("basalt-data"));
+        let data_dir = args
+            .data_dir
+            .or(file.data_dir)
+            .unwrap_or_else(|| PathBuf::from("basalt-data"));
         let database_uri = args
             .database_uri
             .or(file.database_uri)
             .unwrap_or_else(|| format!("sqlite://{}", data_dir.join("basalt.db").display()));
         let ip_list: Vec<String> = match args.master_key_ips {
-            Some(s) => s.split(',').map(|p| p.trim().to_owned()).filter(|p| !p.is_empty()).collect(),
-            None => file.master_key_ips.unwrap_or_else(|| vec!["127.0.0.1".to_owned(), "::1".to_owned()]),
+            Some(s) => s
+                .split(',')
+                .map(|p| p.trim().to_owned())
+                .filter(|p| !p.is_empty())
+                .collect(),
+            None => file
+                .master_key_ips
+                .unwrap_or_else(|| vec!["127.0.0.1".to_owned(), "::1".to_owned()]),
         };
         let master_key_ips = ip_list
             .iter()
             .filter_map(|s| {
                 let r = IpRange::parse(s);
                 if r.is_none() {
-                    problems.push(format!("master key IP {s:?} is not an address or CIDR range"));
+                    problems.push(format!(
+                        "master key IP {s:?} is not an address or CIDR range"
+                    ));
                 }
                 r
             })
@@ -205,9 +226,14 @@ impl Config {
         .filter(|k| !k.is_empty())
         .map(Secret)
         .collect();
-        let max_body_text = args.max_upload_size.or(file.max_upload_size).unwrap_or_else(|| "20mb".to_owned());
+        let max_body_text = args
+            .max_upload_size
+            .or(file.max_upload_size)
+            .unwrap_or_else(|| "20mb".to_owned());
         let max_body_bytes = parse_size(&max_body_text).unwrap_or_else(|| {
-            problems.push(format!("max upload size {max_body_text:?} is not a size like 20mb"));
+            problems.push(format!(
+                "max upload size {max_body_text:?} is not a size like 20mb"
+            ));
             20 << 20
         });
         let log_format = match args.log_format.or(file.log_format).as_deref() {
@@ -245,8 +271,15 @@ impl Config {
             data_dir,
             database_uri,
             app_id: args.app_id.or(file.app_id).filter(|s| !s.is_empty()),
-            master_key: args.master_key.or(file.master_key).filter(|s| !s.is_empty()).map(Secret),
-            read_only_master_key: args.read_only_master_key.or(file.read_only_master_key).map(Secret),
+            master_key: args
+                .master_key
+                .or(file.master_key)
+                .filter(|s| !s.is_empty())
+                .map(Secret),
+            read_only_master_key: args
+                .read_only_master_key
+                .or(file.read_only_master_key)
+                .map(Secret),
             master_key_ips,
             client_keys,
             server_url: args.server_url.or(file.server_url),
@@ -256,14 +289,26 @@ impl Config {
                 .unwrap_or(true),
             default_limit,
             max_limit,
-            batch_request_limit: args.batch_request_limit.or(file.batch_request_limit).unwrap_or(1_000),
+            batch_request_limit: args
+                .batch_request_limit
+                .or(file.batch_request_limit)
+                .unwrap_or(1_000),
             max_body_bytes,
-            request_timeout: Duration::from_secs(args.request_timeout.or(file.request_timeout).unwrap_or(30)),
-            log_level: args.log_level.or(file.log_level).unwrap_or_else(|| "info".to_owned()),
+            request_timeout: Duration::from_secs(
+                args.request_timeout.or(file.request_timeout).unwrap_or(30),
+            ),
+            log_level: args
+                .log_level
+                .or(file.log_level)
+                .unwrap_or_else(|| "info".to_owned()),
             log_format,
             inactive,
         };
-        if problems.is_empty() { Ok(config) } else { Err(problems) }
+        if problems.is_empty() {
+            Ok(config)
+        } else {
+            Err(problems)
+        }
     }
 }
 
@@ -283,15 +328,27 @@ mod tests {
     fn flags_win_over_file_and_problems_are_collected() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("basalt.toml");
-        std::fs::write(&path, "app_id = \"from-file\"\nmountPath = \"/api\"\nport = 4000\n").unwrap();
-        let args = ServeArgs { config: Some(path.clone()), app_id: Some("from-flag".into()), ..ServeArgs::default() };
+        std::fs::write(
+            &path,
+            "app_id = \"from-file\"\nmountPath = \"/api\"\nport = 4000\n",
+        )
+        .unwrap();
+        let args = ServeArgs {
+            config: Some(path.clone()),
+            app_id: Some("from-flag".into()),
+            ..ServeArgs::default()
+        };
         let c = Config::load(args).unwrap();
         assert_eq!(c.app_id.as_deref(), Some("from-flag"));
         assert_eq!(c.mount_path, "/api");
         assert_eq!(c.listen.port(), 4000);
 
         std::fs::write(&path, "bogus = 1\n").unwrap();
-        let args = ServeArgs { config: Some(path), max_upload_size: Some("huge".into()), ..ServeArgs::default() };
+        let args = ServeArgs {
+            config: Some(path),
+            max_upload_size: Some("huge".into()),
+            ..ServeArgs::default()
+        };
         let problems = Config::load(args).unwrap_err();
         assert_eq!(problems.len(), 2, "{problems:?}");
     }

@@ -18,7 +18,11 @@ struct StoredKeys {
 }
 
 fn random(n: usize) -> String {
-    rand::rng().sample_iter(&Alphanumeric).take(n).map(char::from).collect()
+    rand::rng()
+        .sample_iter(&Alphanumeric)
+        .take(n)
+        .map(char::from)
+        .collect()
 }
 
 /// The application id and master key to use, and whether they were just generated.
@@ -32,17 +36,34 @@ pub struct Keys {
 }
 
 /// Fills in whichever of the two keys the configuration lacks, from the data dir or new.
-pub fn resolve(data_dir: &Path, app_id: Option<String>, master_key: Option<String>) -> anyhow::Result<Keys> {
+pub fn resolve(
+    data_dir: &Path,
+    app_id: Option<String>,
+    master_key: Option<String>,
+) -> anyhow::Result<Keys> {
     if let (Some(app_id), Some(master_key)) = (&app_id, &master_key) {
-        return Ok(Keys { app_id: app_id.clone(), master_key: master_key.clone(), generated: false });
+        return Ok(Keys {
+            app_id: app_id.clone(),
+            master_key: master_key.clone(),
+            generated: false,
+        });
     }
     let path = data_dir.join(KEYS_FILE);
     let (stored, generated) = if path.exists() {
-        let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-        (toml::from_str::<StoredKeys>(&text).with_context(|| format!("reading {}", path.display()))?, false)
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading {}", path.display()))?;
+        (
+            toml::from_str::<StoredKeys>(&text)
+                .with_context(|| format!("reading {}", path.display()))?,
+            false,
+        )
     } else {
-        let keys = StoredKeys { app_id: format!("app{}", random(12)), master_key: random(40) };
-        std::fs::create_dir_all(data_dir).with_context(|| format!("creating {}", data_dir.display()))?;
+        let keys = StoredKeys {
+            app_id: format!("app{}", random(12)),
+            master_key: random(40),
+        };
+        std::fs::create_dir_all(data_dir)
+            .with_context(|| format!("creating {}", data_dir.display()))?;
         write_private(&path, &toml::to_string(&keys)?)?;
         (keys, true)
     };
@@ -104,7 +125,10 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt as _;
-            let mode = std::fs::metadata(dir.path().join(KEYS_FILE)).unwrap().permissions().mode();
+            let mode = std::fs::metadata(dir.path().join(KEYS_FILE))
+                .unwrap()
+                .permissions()
+                .mode();
             assert_eq!(mode & 0o777, 0o600);
         }
         let given = resolve(dir.path(), Some("mine".into()), None).unwrap();

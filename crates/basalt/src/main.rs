@@ -20,7 +20,9 @@ use crate::config::{Config, LogFormat};
 
 fn init_logging(config: &Config) {
     let filter = EnvFilter::try_new(&config.log_level).unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     match config.log_format {
         LogFormat::Json => builder.json().init(),
         LogFormat::Text => builder.init(),
@@ -51,7 +53,10 @@ async fn shutdown_signal() {
 
 async fn serve(config: Config) -> anyhow::Result<()> {
     for name in &config.inactive {
-        tracing::warn!(option = name, "option accepted but not active in this release");
+        tracing::warn!(
+            option = name,
+            "option accepted but not active in this release"
+        );
     }
     let keys = keys::resolve(
         &config.data_dir,
@@ -63,7 +68,10 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     let bound = listener.local_addr()?;
     let base_url = format!("http://{bound}{}", config.mount_path);
-    let server_url = config.server_url.clone().unwrap_or_else(|| base_url.clone());
+    let server_url = config
+        .server_url
+        .clone()
+        .unwrap_or_else(|| base_url.clone());
     let store = basalt_store::connect(&config.database_uri).await?;
     let engine = Arc::new(
         Engine::new(
@@ -106,9 +114,12 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     }
     tracing::info!(address = %bound, database = %config.database_uri, "basalt started");
     let app = basalt_api::app(state);
-    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await?;
     engine.shutdown().await;
     tracing::info!("stopped");
     Ok(())
@@ -122,7 +133,11 @@ fn main() -> std::process::ExitCode {
                 Ok(c) => c,
                 Err(problems) => {
                     let mut err = std::io::stderr().lock();
-                    let _ = writeln!(err, "basalt: the configuration has {} problem(s):", problems.len());
+                    let _ = writeln!(
+                        err,
+                        "basalt: the configuration has {} problem(s):",
+                        problems.len()
+                    );
                     for p in problems {
                         let _ = writeln!(err, "  - {p}");
                     }
@@ -130,7 +145,10 @@ fn main() -> std::process::ExitCode {
                 }
             };
             init_logging(&config);
-            let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+            let runtime = match tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+            {
                 Ok(r) => r,
                 Err(e) => {
                     tracing::error!(error = %e, "cannot start the runtime");

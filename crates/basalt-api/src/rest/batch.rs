@@ -35,7 +35,11 @@ fn route(mount: &str, req: &Value) -> Result<BatchOp, ApiError> {
         .get("path")
         .and_then(Value::as_str)
         .ok_or_else(|| invalid("batch request path must be a string".to_owned()))?;
-    let method = req.get("method").and_then(Value::as_str).unwrap_or("GET").to_ascii_uppercase();
+    let method = req
+        .get("method")
+        .and_then(Value::as_str)
+        .unwrap_or("GET")
+        .to_ascii_uppercase();
     let rest = path
         .strip_prefix(mount)
         .filter(|r| r.starts_with('/'))
@@ -51,19 +55,34 @@ fn route(mount: &str, req: &Value) -> Result<BatchOp, ApiError> {
     };
     let segments: Vec<&str> = rest.trim_start_matches('/').split('/').collect();
     let cannot = || invalid(format!("cannot route {method} {rest}"));
-    let query = if query.is_empty() { as_query(&body) } else { query.to_owned() };
+    let query = if query.is_empty() {
+        as_query(&body)
+    } else {
+        query.to_owned()
+    };
     match (method.as_str(), segments.as_slice()) {
-        ("POST", ["classes", class]) => Ok(BatchOp::Create { class: (*class).to_owned(), body }),
-        ("GET", ["classes", class]) => Ok(BatchOp::Find { class: (*class).to_owned(), req: find_request(Some(&query))? }),
+        ("POST", ["classes", class]) => Ok(BatchOp::Create {
+            class: (*class).to_owned(),
+            body,
+        }),
+        ("GET", ["classes", class]) => Ok(BatchOp::Find {
+            class: (*class).to_owned(),
+            req: find_request(Some(&query))?,
+        }),
         ("GET", ["classes", class, id]) => Ok(BatchOp::Get {
             class: (*class).to_owned(),
             object_id: (*id).to_owned(),
             req: get_request(Some(&query).filter(|q| !q.is_empty()).map(String::as_str))?,
         }),
-        ("PUT", ["classes", class, id]) => {
-            Ok(BatchOp::Update { class: (*class).to_owned(), object_id: (*id).to_owned(), body })
-        }
-        ("DELETE", ["classes", class, id]) => Ok(BatchOp::Delete { class: (*class).to_owned(), object_id: (*id).to_owned() }),
+        ("PUT", ["classes", class, id]) => Ok(BatchOp::Update {
+            class: (*class).to_owned(),
+            object_id: (*id).to_owned(),
+            body,
+        }),
+        ("DELETE", ["classes", class, id]) => Ok(BatchOp::Delete {
+            class: (*class).to_owned(),
+            object_id: (*id).to_owned(),
+        }),
         _ => Err(cannot()),
     }
 }
@@ -92,14 +111,20 @@ pub(crate) async fn batch(
         .iter()
         .map(|r| route(&state.config.mount_path, r))
         .collect::<Result<Vec<_>, _>>()?;
-    let transaction = body.get("transaction").and_then(Value::as_bool).unwrap_or(false);
+    let transaction = body
+        .get("transaction")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
     let results = match state.engine.batch(&auth, ops, transaction).await {
         Ok(r) => r,
         // Parse Server answers a failed transactional batch with its generic internal error;
         // clients (the SDK's saveAll) rely only on the failure, so the cause goes to the log.
         Err(Error::Parse(e)) if transaction => {
             tracing::info!(code = e.code.code(), error = %e.message, "transactional batch rolled back");
-            return Err(ApiError::Internal(anyhow::anyhow!("transactional batch rolled back: {}", e.message)));
+            return Err(ApiError::Internal(anyhow::anyhow!(
+                "transactional batch rolled back: {}",
+                e.message
+            )));
         }
         Err(e) => return Err(e.into()),
     };

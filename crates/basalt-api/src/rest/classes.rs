@@ -31,7 +31,10 @@ pub(crate) fn updated_json(u: Updated) -> Value {
 /// The JSON of a find's answer.
 pub(crate) fn found_json(r: FindResult) -> Value {
     let mut o = Map::new();
-    o.insert("results".into(), Value::Array(r.results.into_iter().map(Value::Object).collect()));
+    o.insert(
+        "results".into(),
+        Value::Array(r.results.into_iter().map(Value::Object).collect()),
+    );
     if let Some(c) = r.count {
         o.insert("count".into(), json!(c));
     }
@@ -46,7 +49,10 @@ pub(crate) async fn create(
     JsonObject(body): JsonObject,
 ) -> Result<Response, ApiError> {
     let created = state.engine.create(&auth, &class, body).await?;
-    let location = format!("{}/classes/{class}/{}", state.config.server_url, created.object_id);
+    let location = format!(
+        "{}/classes/{class}/{}",
+        state.config.server_url, created.object_id
+    );
     let mut res = (StatusCode::CREATED, Json(created_json(&created))).into_response();
     if let Ok(v) = HeaderValue::from_str(&location) {
         res.headers_mut().insert(header::LOCATION, v);
@@ -62,7 +68,9 @@ pub(crate) async fn find(
     RawQuery(query): RawQuery,
 ) -> Result<Json<Value>, ApiError> {
     let req = find_request(query.as_deref())?;
-    Ok(Json(found_json(state.engine.find(&auth, &class, req).await?)))
+    Ok(Json(found_json(
+        state.engine.find(&auth, &class, req).await?,
+    )))
 }
 
 /// GET: one object.
@@ -73,7 +81,9 @@ pub(crate) async fn get(
     RawQuery(query): RawQuery,
 ) -> Result<Json<Value>, ApiError> {
     let req = get_request(query.as_deref())?;
-    Ok(Json(Value::Object(state.engine.get(&auth, &class, &id, req).await?)))
+    Ok(Json(Value::Object(
+        state.engine.get(&auth, &class, &id, req).await?,
+    )))
 }
 
 /// PUT: update an object.
@@ -83,7 +93,9 @@ pub(crate) async fn update(
     Path((class, id)): Path<(String, String)>,
     JsonObject(body): JsonObject,
 ) -> Result<Json<Value>, ApiError> {
-    Ok(Json(updated_json(state.engine.update(&auth, &class, &id, body).await?)))
+    Ok(Json(updated_json(
+        state.engine.update(&auth, &class, &id, body).await?,
+    )))
 }
 
 /// DELETE: remove an object.

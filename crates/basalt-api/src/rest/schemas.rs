@@ -11,7 +11,10 @@ use crate::keys::MasterCaller;
 use crate::tunnel::JsonObject;
 
 /// GET /schemas
-pub(crate) async fn all(State(state): State<AppState>, MasterCaller(auth): MasterCaller) -> Json<Value> {
+pub(crate) async fn all(
+    State(state): State<AppState>,
+    MasterCaller(auth): MasterCaller,
+) -> Json<Value> {
     Json(json!({"results": state.engine.schemas(&auth)}))
 }
 
@@ -33,7 +36,12 @@ pub(crate) async fn create_from_body(
     let class = body
         .get("className")
         .and_then(Value::as_str)
-        .ok_or_else(|| ParseError::new(ErrorCode::MissingRequiredField, "POST /schemas needs a class name."))?
+        .ok_or_else(|| {
+            ParseError::new(
+                ErrorCode::MissingRequiredField,
+                "POST /schemas needs a class name.",
+            )
+        })?
         .to_owned();
     Ok(Json(state.engine.create_class(&auth, &class, &body).await?))
 }

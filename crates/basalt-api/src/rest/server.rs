@@ -13,7 +13,10 @@ pub(crate) async fn health() -> Json<Value> {
 }
 
 /// GET /serverInfo: master key.
-pub(crate) async fn server_info(State(state): State<AppState>, _master: MasterCaller) -> Json<Value> {
+pub(crate) async fn server_info(
+    State(state): State<AppState>,
+    _master: MasterCaller,
+) -> Json<Value> {
     Json(json!({
         "parseServerVersion": state.config.version,
         "features": {

@@ -28,7 +28,10 @@ impl FieldPath {
     pub fn parse(key: &str) -> FieldPath {
         let mut parts = key.split('.');
         let field = parts.next().unwrap_or_default().to_owned();
-        FieldPath { field, sub: parts.map(str::to_owned).collect() }
+        FieldPath {
+            field,
+            sub: parts.map(str::to_owned).collect(),
+        }
     }
 }
 

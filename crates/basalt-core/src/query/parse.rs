@@ -32,11 +32,13 @@ fn parse_object(o: &Map<String, Value>, depth: usize) -> Result<Filter, ParseErr
     for (key, value) in o {
         match key.as_str() {
             "$or" | "$and" | "$nor" => {
-                let items = value.as_array().ok_or_else(|| {
-                    bad(format!("Bad {key} format - use an array value."))
-                })?;
+                let items = value
+                    .as_array()
+                    .ok_or_else(|| bad(format!("Bad {key} format - use an array value.")))?;
                 if items.is_empty() {
-                    return Err(bad(format!("Bad {key} format - use an array of at least 1 value.")));
+                    return Err(bad(format!(
+                        "Bad {key} format - use an array of at least 1 value."
+                    )));
                 }
                 let subs = items
                     .iter()
@@ -53,7 +55,10 @@ fn parse_object(o: &Map<String, Value>, depth: usize) -> Result<Filter, ParseErr
             }
             "$relatedTo" => parts.push(parse_related_to(value)?),
             k if k.starts_with('$') => {
-                return Err(perr(ErrorCode::InvalidKeyName, format!("Invalid key name: {k}")));
+                return Err(perr(
+                    ErrorCode::InvalidKeyName,
+                    format!("Invalid key name: {k}"),
+                ));
             }
             k => parse_field(k, value, depth, &mut parts)?,
         }
@@ -66,7 +71,9 @@ fn parse_object(o: &Map<String, Value>, depth: usize) -> Result<Filter, ParseErr
 }
 
 fn parse_related_to(v: &Value) -> Result<Filter, ParseError> {
-    let object = v.get("object").ok_or_else(|| bad("$relatedTo needs an object"))?;
+    let object = v
+        .get("object")
+        .ok_or_else(|| bad("$relatedTo needs an object"))?;
     let class = object.get("className").and_then(Value::as_str);
     let id = object.get("objectId").and_then(Value::as_str);
     let key = v.get("key").and_then(Value::as_str);
@@ -88,7 +95,10 @@ fn validate_path(key: &str) -> Result<FieldPath, ParseError> {
     if top_ok && sub_ok {
         Ok(path)
     } else {
-        Err(perr(ErrorCode::InvalidKeyName, format!("Invalid key name: {key}")))
+        Err(perr(
+            ErrorCode::InvalidKeyName,
+            format!("Invalid key name: {key}"),
+        ))
     }
 }
 
@@ -124,10 +134,14 @@ fn parse_field(
             "$all" => Condition::All(array_arg(op, arg)?),
             "$containedBy" => Condition::ContainedBy(array_arg(op, arg)?),
             "$exists" => Condition::Exists(
-                arg.as_bool().ok_or_else(|| bad("$exists: must be a boolean"))?,
+                arg.as_bool()
+                    .ok_or_else(|| bad("$exists: must be a boolean"))?,
             ),
             "$regex" => Condition::Regex {
-                pattern: arg.as_str().ok_or_else(|| bad("$regex: must be a string"))?.to_owned(),
+                pattern: arg
+                    .as_str()
+                    .ok_or_else(|| bad("$regex: must be a string"))?
+                    .to_owned(),
                 options: regex_options(constraints)?,
             },
             "$options" => {
@@ -142,8 +156,13 @@ fn parse_field(
                 query: sub_query(op, arg, depth)?,
                 negate: op == "$notInQuery",
             },
-            "$nearSphere" => Condition::Near { point: geo_point(op, arg)?, max_radians: max_distance },
-            "$maxDistance" | "$maxDistanceInRadians" | "$maxDistanceInMiles"
+            "$nearSphere" => Condition::Near {
+                point: geo_point(op, arg)?,
+                max_radians: max_distance,
+            },
+            "$maxDistance"
+            | "$maxDistanceInRadians"
+            | "$maxDistanceInMiles"
             | "$maxDistanceInKilometers" => {
                 if !constraints.contains_key("$nearSphere") {
                     return Err(bad(format!("{op} needs a $nearSphere")));
@@ -153,10 +172,17 @@ fn parse_field(
             "$within" => within_box(arg)?,
             "$geoWithin" => geo_within(arg)?,
             "$geoIntersects" => {
-                let point = arg.get("$point").ok_or_else(|| bad("bad $geoIntersect value; $point should be GeoPoint"))?;
+                let point = arg
+                    .get("$point")
+                    .ok_or_else(|| bad("bad $geoIntersect value; $point should be GeoPoint"))?;
                 Condition::Intersects(geo_point("$geoIntersects", point)?)
             }
-            other => return Err(perr(ErrorCode::InvalidJson, format!("bad constraint: {other}"))),
+            other => {
+                return Err(perr(
+                    ErrorCode::InvalidJson,
+                    format!("bad constraint: {other}"),
+                ));
+            }
         };
         parts.push(Filter::Field(path.clone(), cond));
     }
@@ -175,7 +201,9 @@ fn regex_options(c: &Map<String, Value>) -> Result<String, ParseError> {
         Some(Value::String(s)) if s.chars().all(|ch| "imxs".contains(ch)) => Ok(s.clone()),
         Some(other) => Err(bad(format!(
             "Bad $options value for query: {}",
-            other.as_str().map_or_else(|| other.to_string(), str::to_owned)
+            other
+                .as_str()
+                .map_or_else(|| other.to_string(), str::to_owned)
         ))),
     }
 }
@@ -196,10 +224,10 @@ fn text_search(arg: &Value) -> Result<TextSearch, ParseError> {
             Some(_) => Err(bad(format!("bad $text: {name}, should be boolean"))),
         }
     };
-    if let Some(lang) = search.get("$language") {
-        if !lang.is_string() {
-            return Err(bad("bad $text: $language, should be string"));
-        }
+    if let Some(lang) = search.get("$language")
+        && !lang.is_string()
+    {
+        return Err(bad("bad $text: $language, should be string"));
     }
     Ok(TextSearch {
         term: term.to_owned(),
@@ -219,11 +247,16 @@ fn sub_query(op: &str, arg: &Value, depth: usize) -> Result<SubQuery, ParseError
         Some(Value::Object(o)) => parse_object(o, depth + 1)?,
         Some(_) => return Err(bad(format!("bad {op} value: where must be an object"))),
     };
-    Ok(SubQuery { class: class.to_owned(), filter: Box::new(filter) })
+    Ok(SubQuery {
+        class: class.to_owned(),
+        filter: Box::new(filter),
+    })
 }
 
 fn select(op: &str, arg: &Value, depth: usize) -> Result<Condition, ParseError> {
-    let query = arg.get("query").ok_or_else(|| bad(format!("bad {op} value")))?;
+    let query = arg
+        .get("query")
+        .ok_or_else(|| bad(format!("bad {op} value")))?;
     let key = arg
         .get("key")
         .and_then(Value::as_str)
@@ -236,7 +269,8 @@ fn select(op: &str, arg: &Value, depth: usize) -> Result<Condition, ParseError> 
 }
 
 fn geo_point(op: &str, v: &Value) -> Result<GeoPoint, ParseError> {
-    let p = GeoPoint::from_json(v).ok_or_else(|| bad(format!("bad {op} value; should be a GeoPoint")))?;
+    let p = GeoPoint::from_json(v)
+        .ok_or_else(|| bad(format!("bad {op} value; should be a GeoPoint")))?;
     p.validate()?;
     Ok(p)
 }
@@ -245,7 +279,10 @@ fn max_distance(c: &Map<String, Value>) -> Result<Option<f64>, ParseError> {
     let read = |k: &str| -> Result<Option<f64>, ParseError> {
         match c.get(k) {
             None => Ok(None),
-            Some(v) => v.as_f64().map(Some).ok_or_else(|| bad(format!("bad {k} value"))),
+            Some(v) => v
+                .as_f64()
+                .map(Some)
+                .ok_or_else(|| bad(format!("bad {k} value"))),
         }
     };
     if let Some(r) = read("$maxDistance")?.or(read("$maxDistanceInRadians")?) {
@@ -271,7 +308,10 @@ fn within_box(arg: &Value) -> Result<Condition, ParseError> {
             "GeoBox: the southwest corner is north of the northeast corner",
         ));
     }
-    Ok(Condition::WithinBox { southwest, northeast })
+    Ok(Condition::WithinBox {
+        southwest,
+        northeast,
+    })
 }
 
 fn geo_within(arg: &Value) -> Result<Condition, ParseError> {
@@ -281,9 +321,12 @@ fn geo_within(arg: &Value) -> Result<Condition, ParseError> {
             Some(c) => c,
             None => poly,
         };
-        let points = polygon_points(coords).map_err(|e| bad(format!("bad $geoWithin value; {}", e.message)))?;
+        let points = polygon_points(coords)
+            .map_err(|e| bad(format!("bad $geoWithin value; {}", e.message)))?;
         if points.len() < 3 {
-            return Err(bad("bad $geoWithin value; Polygon must have at least 3 values"));
+            return Err(bad(
+                "bad $geoWithin value; Polygon must have at least 3 values",
+            ));
         }
         return Ok(Condition::WithinPolygon(points));
     }
@@ -295,8 +338,12 @@ fn geo_within(arg: &Value) -> Result<Condition, ParseError> {
         let center = match &items[0] {
             Value::Array(pair) if pair.len() == 2 => GeoPoint {
                 // MongoDB's legacy order: [longitude, latitude].
-                longitude: pair[0].as_f64().ok_or_else(|| bad("bad $centerSphere point"))?,
-                latitude: pair[1].as_f64().ok_or_else(|| bad("bad $centerSphere point"))?,
+                longitude: pair[0]
+                    .as_f64()
+                    .ok_or_else(|| bad("bad $centerSphere point"))?,
+                latitude: pair[1]
+                    .as_f64()
+                    .ok_or_else(|| bad("bad $centerSphere point"))?,
             },
             other => geo_point("$centerSphere", other)?,
         };
@@ -307,5 +354,7 @@ fn geo_within(arg: &Value) -> Result<Condition, ParseError> {
             .ok_or_else(|| bad("bad $geoWithin value; $centerSphere distance invalid"))?;
         return Ok(Condition::CenterSphere { center, radians });
     }
-    Err(bad("bad $geoWithin value; $polygon or $centerSphere required"))
+    Err(bad(
+        "bad $geoWithin value; $polygon or $centerSphere required",
+    ))
 }

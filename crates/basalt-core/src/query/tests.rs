@@ -6,9 +6,14 @@ use crate::error::ErrorCode;
 #[test]
 fn parses_fields_and_operators() {
     let f = parse_where(&json!({"score": {"$gte": 5, "$lt": 10}, "name": "a"})).unwrap();
-    let Filter::And(parts) = f else { panic!("expected And") };
+    let Filter::And(parts) = f else {
+        panic!("expected And")
+    };
     assert_eq!(parts.len(), 3);
-    assert!(parts.contains(&Filter::Field(FieldPath::parse("name"), Condition::Eq(json!("a")))));
+    assert!(parts.contains(&Filter::Field(
+        FieldPath::parse("name"),
+        Condition::Eq(json!("a"))
+    )));
     assert!(parts.contains(&Filter::Field(
         FieldPath::parse("score"),
         Condition::Compare(Cmp::Gte, json!(5))
@@ -27,18 +32,48 @@ fn rejects_unknown_operators_and_bad_shapes() {
 
 #[test]
 fn geo_helpers() {
-    let sf = GeoPoint { latitude: 37.7749, longitude: -122.4194 };
-    let la = GeoPoint { latitude: 34.0522, longitude: -118.2437 };
+    let sf = GeoPoint {
+        latitude: 37.7749,
+        longitude: -122.4194,
+    };
+    let la = GeoPoint {
+        latitude: 34.0522,
+        longitude: -118.2437,
+    };
     let km = distance_radians(sf, la) * EARTH_RADIUS_KM;
     assert!((km - 559.0).abs() < 5.0, "{km}");
     let square = [
-        GeoPoint { latitude: 0.0, longitude: 0.0 },
-        GeoPoint { latitude: 0.0, longitude: 10.0 },
-        GeoPoint { latitude: 10.0, longitude: 10.0 },
-        GeoPoint { latitude: 10.0, longitude: 0.0 },
+        GeoPoint {
+            latitude: 0.0,
+            longitude: 0.0,
+        },
+        GeoPoint {
+            latitude: 0.0,
+            longitude: 10.0,
+        },
+        GeoPoint {
+            latitude: 10.0,
+            longitude: 10.0,
+        },
+        GeoPoint {
+            latitude: 10.0,
+            longitude: 0.0,
+        },
     ];
-    assert!(point_in_polygon(GeoPoint { latitude: 5.0, longitude: 5.0 }, &square));
-    assert!(!point_in_polygon(GeoPoint { latitude: 15.0, longitude: 5.0 }, &square));
+    assert!(point_in_polygon(
+        GeoPoint {
+            latitude: 5.0,
+            longitude: 5.0
+        },
+        &square
+    ));
+    assert!(!point_in_polygon(
+        GeoPoint {
+            latitude: 15.0,
+            longitude: 5.0
+        },
+        &square
+    ));
 }
 
 #[test]

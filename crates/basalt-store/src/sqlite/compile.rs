@@ -106,13 +106,17 @@ fn sql_value(v: &Value, part: Part) -> Sql {
         },
         Value::String(s) => Sql::Text(s.clone()),
         Value::Object(o) => {
-            if let Some(iso) = o.get("iso").and_then(Value::as_str).filter(|_| o.get("__type") == Some(&Value::from("Date"))) {
+            if let Some(iso) = o
+                .get("iso")
+                .and_then(Value::as_str)
+                .filter(|_| o.get("__type") == Some(&Value::from("Date")))
+            {
                 return Sql::Text(iso.to_owned());
             }
-            if part == Part::PointerId {
-                if let Some((_, id)) = as_pointer(v) {
-                    return Sql::Text(id.to_owned());
-                }
+            if part == Part::PointerId
+                && let Some((_, id)) = as_pointer(v)
+            {
+                return Sql::Text(id.to_owned());
             }
             Sql::Text(v.to_string())
         }
@@ -160,7 +164,11 @@ impl<'a> Compiler<'a> {
             Filter::And(parts) => self.join(class, parts, " AND ", "1")?,
             Filter::Or(parts) => self.join(class, parts, " OR ", "0")?,
             Filter::Nor(parts) => format!("NOT {}", self.join(class, parts, " OR ", "0")?),
-            Filter::RelatedTo { class: owner, object_id, key } => {
+            Filter::RelatedTo {
+                class: owner,
+                object_id,
+                key,
+            } => {
                 let (a, b, c) = (
                     self.bind(Sql::Text(owner.clone())),
                     self.bind(Sql::Text(key.clone())),
@@ -175,11 +183,20 @@ impl<'a> Compiler<'a> {
         })
     }
 
-    fn join(&mut self, class: &ClassSchema, parts: &[Filter], sep: &str, empty: &str) -> StoreResult<String> {
+    fn join(
+        &mut self,
+        class: &ClassSchema,
+        parts: &[Filter],
+        sep: &str,
+        empty: &str,
+    ) -> StoreResult<String> {
         if parts.is_empty() {
             return Ok(empty.to_owned());
         }
-        let sqls = parts.iter().map(|p| self.filter(class, p)).collect::<StoreResult<Vec<_>>>()?;
+        let sqls = parts
+            .iter()
+            .map(|p| self.filter(class, p))
+            .collect::<StoreResult<Vec<_>>>()?;
         Ok(format!("({})", sqls.join(sep)))
     }
 
@@ -226,8 +243,17 @@ impl<'a> Compiler<'a> {
         binds.join(", ")
     }
 
-    fn condition(&mut self, class: &ClassSchema, path: &FieldPath, cond: &Condition) -> StoreResult<String> {
-        let ft = if path.sub.is_empty() { class.field_type(&path.field).cloned() } else { None };
+    fn condition(
+        &mut self,
+        class: &ClassSchema,
+        path: &FieldPath,
+        cond: &Condition,
+    ) -> StoreResult<String> {
+        let ft = if path.sub.is_empty() {
+            class.field_type(&path.field).cloned()
+        } else {
+            None
+        };
         let is_array = matches!(ft, Some(FieldType::Array));
         let part = part_for(ft.as_ref(), path);
         Ok(match cond {
@@ -247,7 +273,12 @@ impl<'a> Compiler<'a> {
             Condition::Compare(cmp, v) => {
                 let e = self.expr(path, part);
                 let p = self.bind(sql_value(v, part));
-                let op = match cmp { Cmp::Lt => "<", Cmp::Lte => "<=", Cmp::Gt => ">", Cmp::Gte => ">=" };
+                let op = match cmp {
+                    Cmp::Lt => "<",
+                    Cmp::Lte => "<=",
+                    Cmp::Gt => ">",
+                    Cmp::Gte => ">=",
+                };
                 format!("{e} {op} {p}")
             }
             Condition::In(values) | Condition::Nin(values) => {
@@ -261,16 +292,32 @@ impl<'a> Compiler<'a> {
                             format!("{lhs} = {rhs}")
                         })
                         .collect();
-                    if preds.is_empty() { "0".to_owned() } else { self.any_element(path, &preds.join(" OR ")) }
+                    if preds.is_empty() {
+                        "0".to_owned()
+                    } else {
+                        self.any_element(path, &preds.join(" OR "))
+                    }
                 } else {
                     let e = self.expr(path, part);
                     let list = self.in_list(values, part);
-                    let base = if list.is_empty() { "0".to_owned() } else { format!("{e} IN ({list})") };
-                    if has_null { format!("({base} OR {e} IS NULL)") } else { base }
+                    let base = if list.is_empty() {
+                        "0".to_owned()
+                    } else {
+                        format!("{e} IN ({list})")
+                    };
+                    if has_null {
+                        format!("({base} OR {e} IS NULL)")
+                    } else {
+                        base
+                    }
                 };
                 if negate {
                     let e = self.expr(path, part);
-                    if is_array || has_null { format!("NOT {sql}") } else { format!("({e} IS NULL OR NOT {sql})") }
+                    if is_array || has_null {
+                        format!("NOT {sql}")
+                    } else {
+                        format!("({e} IS NULL OR NOT {sql})")
+                    }
                 } else {
                     sql
                 }
@@ -288,7 +335,11 @@ impl<'a> Compiler<'a> {
                         }
                     }
                 };
-                if *present { format!("{e} IS NOT NULL") } else { format!("{e} IS NULL") }
+                if *present {
+                    format!("{e} IS NOT NULL")
+                } else {
+                    format!("{e} IS NULL")
+                }
             }
             Condition::All(values) => {
                 if values.is_empty() {
@@ -311,7 +362,11 @@ impl<'a> Compiler<'a> {
                         format!("{lhs} = {rhs}")
                     })
                     .collect();
-                let inner = if preds.is_empty() { "0".to_owned() } else { preds.join(" OR ") };
+                let inner = if preds.is_empty() {
+                    "0".to_owned()
+                } else {
+                    preds.join(" OR ")
+                };
                 format!("NOT {}", self.any_element(path, &format!("NOT ({inner})")))
             }
             Condition::Regex { pattern, options } => {
@@ -322,8 +377,13 @@ impl<'a> Compiler<'a> {
                     }
                 }
                 let body = basalt_core::query::expand_regex_quotes(pattern);
-                let full = if flags.is_empty() { body } else { format!("(?{flags}){body}") };
-                regex::Regex::new(&full).map_err(|e| invalid(format!("Invalid regular expression: {e}")))?;
+                let full = if flags.is_empty() {
+                    body
+                } else {
+                    format!("(?{flags}){body}")
+                };
+                regex::Regex::new(&full)
+                    .map_err(|e| invalid(format!("Invalid regular expression: {e}")))?;
                 let e = self.expr(path, part);
                 let p = self.bind(Sql::Text(full));
                 format!("{e} REGEXP {p}")
@@ -338,17 +398,28 @@ impl<'a> Compiler<'a> {
             Condition::Select { query, key, negate } => {
                 let e = self.expr(path, part);
                 let sub = self.sub_select(query, key)?;
-                if *negate { format!("({e} IS NULL OR {e} NOT IN ({sub}))") } else { format!("{e} IN ({sub})") }
+                if *negate {
+                    format!("({e} IS NULL OR {e} NOT IN ({sub}))")
+                } else {
+                    format!("{e} IN ({sub})")
+                }
             }
             Condition::InQuery { query, negate } => {
                 let sub = self.sub_select(query, "objectId")?;
                 let sql = if is_array {
-                    self.any_element(path, &format!("json_extract(je.value, '$.objectId') IN ({sub})"))
+                    self.any_element(
+                        path,
+                        &format!("json_extract(je.value, '$.objectId') IN ({sub})"),
+                    )
                 } else {
                     let e = self.expr(path, Part::PointerId);
                     format!("{e} IN ({sub})")
                 };
-                if *negate { format!("NOT coalesce({sql}, 0)") } else { sql }
+                if *negate {
+                    format!("NOT coalesce({sql}, 0)")
+                } else {
+                    sql
+                }
             }
             Condition::Near { point, max_radians } => {
                 let d = self.distance(path, point.latitude, point.longitude);
@@ -368,10 +439,19 @@ impl<'a> Compiler<'a> {
                 let m = self.bind(Sql::Real(*radians));
                 format!("{d} <= {m}")
             }
-            Condition::WithinBox { southwest, northeast } => {
+            Condition::WithinBox {
+                southwest,
+                northeast,
+            } => {
                 let (lat, lng) = self.lat_lng(path);
-                let (s, n) = (self.bind(Sql::Real(southwest.latitude)), self.bind(Sql::Real(northeast.latitude)));
-                let (w, e) = (self.bind(Sql::Real(southwest.longitude)), self.bind(Sql::Real(northeast.longitude)));
+                let (s, n) = (
+                    self.bind(Sql::Real(southwest.latitude)),
+                    self.bind(Sql::Real(northeast.latitude)),
+                );
+                let (w, e) = (
+                    self.bind(Sql::Real(southwest.longitude)),
+                    self.bind(Sql::Real(northeast.longitude)),
+                );
                 let lng_ok = if southwest.longitude <= northeast.longitude {
                     format!("{lng} BETWEEN {w} AND {e}")
                 } else {
@@ -381,13 +461,25 @@ impl<'a> Compiler<'a> {
             }
             Condition::WithinPolygon(points) => {
                 let (lat, lng) = self.lat_lng(path);
-                let json: Vec<Value> = points.iter().map(|p| serde_json::json!([p.latitude, p.longitude])).collect();
+                let json: Vec<Value> = points
+                    .iter()
+                    .map(|p| serde_json::json!([p.latitude, p.longitude]))
+                    .collect();
                 let p = self.bind(Sql::Text(Value::Array(json).to_string()));
                 format!("basalt_in_polygon({lat}, {lng}, {p})")
             }
             Condition::Intersects(point) => {
-                let coords = self.expr(&FieldPath { field: path.field.clone(), sub: vec!["coordinates".into()] }, Part::Whole);
-                let (a, b) = (self.bind(Sql::Real(point.latitude)), self.bind(Sql::Real(point.longitude)));
+                let coords = self.expr(
+                    &FieldPath {
+                        field: path.field.clone(),
+                        sub: vec!["coordinates".into()],
+                    },
+                    Part::Whole,
+                );
+                let (a, b) = (
+                    self.bind(Sql::Real(point.latitude)),
+                    self.bind(Sql::Real(point.longitude)),
+                );
                 format!("basalt_polygon_contains({coords}, {a}, {b})")
             }
         })
@@ -403,11 +495,21 @@ impl<'a> Compiler<'a> {
             return self.any_element(path, &format!("{lhs} = {rhs}"));
         }
         let e = self.expr(path, part);
-        if part == Part::Whole && matches!(v, Value::Object(_) | Value::Array(_)) && as_pointer(v).is_none() {
+        if part == Part::Whole
+            && matches!(v, Value::Object(_) | Value::Array(_))
+            && as_pointer(v).is_none()
+        {
             let p = self.bind(Sql::Text(v.to_string()));
             return format!("{e} = json({p})");
         }
-        let p = self.bind(sql_value(v, if as_pointer(v).is_some() { Part::PointerId } else { part }));
+        let p = self.bind(sql_value(
+            v,
+            if as_pointer(v).is_some() {
+                Part::PointerId
+            } else {
+                part
+            },
+        ));
         if part == Part::Whole && as_pointer(v).is_some() {
             let id = self.expr(path, Part::PointerId);
             return format!("{id} = {p}");
@@ -417,9 +519,14 @@ impl<'a> Compiler<'a> {
 
     /// ` AND <row readable by the caller>`, or nothing for callers who read everything.
     fn acl(&mut self) -> String {
-        let Some(readers) = self.readers else { return String::new() };
+        let Some(readers) = self.readers else {
+            return String::new();
+        };
         let alias = self.alias();
-        let ids: Vec<String> = readers.iter().map(|r| self.bind(Sql::Text(r.clone()))).collect();
+        let ids: Vec<String> = readers
+            .iter()
+            .map(|r| self.bind(Sql::Text(r.clone())))
+            .collect();
         format!(
             " AND ({alias}._rperm IS NULL OR EXISTS (SELECT 1 FROM json_each({alias}._rperm) WHERE value IN ({})))",
             ids.join(", ")
@@ -427,8 +534,14 @@ impl<'a> Compiler<'a> {
     }
 
     fn lat_lng(&mut self, path: &FieldPath) -> (String, String) {
-        let sub = |k: &str| FieldPath { field: path.field.clone(), sub: vec![k.to_owned()] };
-        (self.expr(&sub("latitude"), Part::Whole), self.expr(&sub("longitude"), Part::Whole))
+        let sub = |k: &str| FieldPath {
+            field: path.field.clone(),
+            sub: vec![k.to_owned()],
+        };
+        (
+            self.expr(&sub("latitude"), Part::Whole),
+            self.expr(&sub("longitude"), Part::Whole),
+        )
     }
 
     fn distance(&mut self, path: &FieldPath, lat: f64, lng: f64) -> String {
@@ -465,41 +578,75 @@ fn where_clause(
     filter: &Filter,
     readers: Option<&[String]>,
 ) -> StoreResult<(String, Vec<Sql>, Option<String>)> {
-    let mut c = Compiler { schemas, readers, params: Vec::new(), depth: 0, near_order: None };
+    let mut c = Compiler {
+        schemas,
+        readers,
+        params: Vec::new(),
+        depth: 0,
+        near_order: None,
+    };
     let sql = c.filter(class, filter)?;
     let acl = c.acl();
     Ok((format!("{sql}{acl}"), c.params, c.near_order))
 }
 
 /// The SELECT for a find, or None when the class has no storage yet (no results).
-pub(crate) fn find_sql(schemas: &SchemaMap, class: &str, spec: &FindSpec) -> StoreResult<Option<SqlPlan>> {
-    let Some(schema) = schemas.get(class) else { return Ok(None) };
-    let (cond, mut params, near) = where_clause(schemas, schema, &spec.filter, spec.readers.as_deref())?;
+pub(crate) fn find_sql(
+    schemas: &SchemaMap,
+    class: &str,
+    spec: &FindSpec,
+) -> StoreResult<Option<SqlPlan>> {
+    let Some(schema) = schemas.get(class) else {
+        return Ok(None);
+    };
+    let (cond, mut params, near) =
+        where_clause(schemas, schema, &spec.filter, spec.readers.as_deref())?;
     let mut order: Vec<String> = Vec::new();
     for (path, dir) in &spec.order {
-        let mut c = Compiler { schemas, readers: None, params: Vec::new(), depth: 0, near_order: None };
+        let mut c = Compiler {
+            schemas,
+            readers: None,
+            params: Vec::new(),
+            depth: 0,
+            near_order: None,
+        };
         let part = part_for(schema.field_type(&path.field), path);
         let expr = c.expr(path, part);
         // Order keys never bind (paths are validated), so the fresh compiler has no params.
         if !c.params.is_empty() {
             return Err(invalid(format!("Invalid order key: {}", path.field)));
         }
-        order.push(format!("{expr} {}", match dir { Direction::Ascending => "ASC", Direction::Descending => "DESC" }));
+        order.push(format!(
+            "{expr} {}",
+            match dir {
+                Direction::Ascending => "ASC",
+                Direction::Descending => "DESC",
+            }
+        ));
     }
-    if order.is_empty() {
-        if let Some(d) = near {
-            order.push(format!("{d} ASC"));
-        }
+    if order.is_empty()
+        && let Some(d) = near
+    {
+        order.push(format!("{d} ASC"));
     }
-    let mut sql = format!("SELECT {OBJECT_COLUMNS} FROM {} AS t0 WHERE {cond}", table_name(class));
+    let mut sql = format!(
+        "SELECT {OBJECT_COLUMNS} FROM {} AS t0 WHERE {cond}",
+        table_name(class)
+    );
     if !order.is_empty() {
         sql.push_str(" ORDER BY ");
         sql.push_str(&order.join(", "));
     }
-    let limit = spec.limit.map_or(-1, |l| i64::try_from(l).unwrap_or(i64::MAX));
+    let limit = spec
+        .limit
+        .map_or(-1, |l| i64::try_from(l).unwrap_or(i64::MAX));
     params.push(Sql::Integer(limit));
     params.push(Sql::Integer(i64::try_from(spec.skip).unwrap_or(i64::MAX)));
-    sql.push_str(&format!(" LIMIT ?{} OFFSET ?{}", params.len() - 1, params.len()));
+    sql.push_str(&format!(
+        " LIMIT ?{} OFFSET ?{}",
+        params.len() - 1,
+        params.len()
+    ));
     Ok(Some(SqlPlan { sql, params }))
 }
 
@@ -510,8 +657,13 @@ pub(crate) fn count_sql(
     filter: &Filter,
     readers: Option<&[String]>,
 ) -> StoreResult<Option<SqlPlan>> {
-    let Some(schema) = schemas.get(class) else { return Ok(None) };
+    let Some(schema) = schemas.get(class) else {
+        return Ok(None);
+    };
     let (cond, params, _) = where_clause(schemas, schema, filter, readers)?;
-    let sql = format!("SELECT COUNT(*) FROM {} AS t0 WHERE {cond}", table_name(class));
+    let sql = format!(
+        "SELECT COUNT(*) FROM {} AS t0 WHERE {cond}",
+        table_name(class)
+    );
     Ok(Some(SqlPlan { sql, params }))
 }

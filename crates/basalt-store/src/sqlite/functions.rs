@@ -20,16 +20,26 @@ pub(super) fn register(conn: &Connection) -> rusqlite::Result<()> {
     conn.create_scalar_function("basalt_text_match", 4, deterministic(), text_match)?;
     conn.create_scalar_function("basalt_distance", 4, deterministic(), distance)?;
     conn.create_scalar_function("basalt_in_polygon", 3, deterministic(), in_polygon)?;
-    conn.create_scalar_function("basalt_polygon_contains", 3, deterministic(), polygon_contains)?;
+    conn.create_scalar_function(
+        "basalt_polygon_contains",
+        3,
+        deterministic(),
+        polygon_contains,
+    )?;
     Ok(())
 }
 
 fn regexp(ctx: &mut Context<'_>) -> rusqlite::Result<bool> {
-    let re: Arc<Regex> = ctx.get_or_create_aux(0, |v| -> Result<Regex, Box<dyn std::error::Error + Send + Sync>> {
-        Ok(Regex::new(v.as_str()?)?)
-    })?;
+    let re: Arc<Regex> = ctx.get_or_create_aux(
+        0,
+        |v| -> Result<Regex, Box<dyn std::error::Error + Send + Sync>> {
+            Ok(Regex::new(v.as_str()?)?)
+        },
+    )?;
     Ok(match ctx.get_raw(1) {
-        rusqlite::types::ValueRef::Text(t) => std::str::from_utf8(t).map(|s| re.is_match(s)).unwrap_or(false),
+        rusqlite::types::ValueRef::Text(t) => std::str::from_utf8(t)
+            .map(|s| re.is_match(s))
+            .unwrap_or(false),
         _ => false,
     })
 }
@@ -38,18 +48,27 @@ fn fold(s: &str, case_sensitive: bool, diacritic_sensitive: bool) -> String {
     let s: String = if diacritic_sensitive {
         s.to_owned()
     } else {
-        s.nfd().filter(|c| !('\u{300}'..='\u{36f}').contains(c)).collect()
+        s.nfd()
+            .filter(|c| !('\u{300}'..='\u{36f}').contains(c))
+            .collect()
     };
     if case_sensitive { s } else { s.to_lowercase() }
 }
 
 fn words(s: &str) -> Vec<&str> {
-    s.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).collect()
+    s.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .collect()
 }
 
 /// MongoDB-style text search on one field: any listed word matches, every "quoted phrase" must
 /// appear, and no -negated word may appear.
-pub(crate) fn text_matches(text: &str, term: &str, case_sensitive: bool, diacritic_sensitive: bool) -> bool {
+pub(crate) fn text_matches(
+    text: &str,
+    term: &str,
+    case_sensitive: bool,
+    diacritic_sensitive: bool,
+) -> bool {
     let text = fold(text, case_sensitive, diacritic_sensitive);
     let term = fold(term, case_sensitive, diacritic_sensitive);
     let text_words = words(&text);
@@ -76,41 +95,63 @@ pub(crate) fn text_matches(text: &str, term: &str, case_sensitive: bool, diacrit
             any |= text_words.contains(&w);
         }
     }
-    let phrases_ok = phrases.iter().filter(|p| !p.is_empty()).all(|p| text.contains(p.as_str()));
+    let phrases_ok = phrases
+        .iter()
+        .filter(|p| !p.is_empty())
+        .all(|p| text.contains(p.as_str()));
     phrases_ok && (any || (!wanted && !phrases.is_empty()))
 }
 
 fn text_match(ctx: &mut Context<'_>) -> rusqlite::Result<bool> {
-    let Ok(text) = ctx.get::<String>(0) else { return Ok(false) };
+    let Ok(text) = ctx.get::<String>(0) else {
+        return Ok(false);
+    };
     let term: String = ctx.get(1)?;
     Ok(text_matches(&text, &term, ctx.get(2)?, ctx.get(3)?))
 }
 
 fn point(ctx: &mut Context<'_>, lat: usize, lng: usize) -> rusqlite::Result<Option<GeoPoint>> {
     let (a, b) = (ctx.get::<Option<f64>>(lat)?, ctx.get::<Option<f64>>(lng)?);
-    Ok(a.zip(b).map(|(latitude, longitude)| GeoPoint { latitude, longitude }))
+    Ok(a.zip(b).map(|(latitude, longitude)| GeoPoint {
+        latitude,
+        longitude,
+    }))
 }
 
 fn distance(ctx: &mut Context<'_>) -> rusqlite::Result<Option<f64>> {
-    let (Some(a), Some(b)) = (point(ctx, 0, 1)?, point(ctx, 2, 3)?) else { return Ok(None) };
+    let (Some(a), Some(b)) = (point(ctx, 0, 1)?, point(ctx, 2, 3)?) else {
+        return Ok(None);
+    };
     Ok(Some(distance_radians(a, b)))
 }
 
 fn polygon_from_json(ctx: &mut Context<'_>, idx: usize) -> rusqlite::Result<Option<Vec<GeoPoint>>> {
-    let Ok(text) = ctx.get::<String>(idx) else { return Ok(None) };
-    let Ok(json) = serde_json::from_str::<serde_json::Value>(&text) else { return Ok(None) };
+    let Ok(text) = ctx.get::<String>(idx) else {
+        return Ok(None);
+    };
+    let Ok(json) = serde_json::from_str::<serde_json::Value>(&text) else {
+        return Ok(None);
+    };
     Ok(polygon_points(&json).ok())
 }
 
 fn in_polygon(ctx: &mut Context<'_>) -> rusqlite::Result<bool> {
-    let Some(p) = point(ctx, 0, 1)? else { return Ok(false) };
-    let Some(poly) = polygon_from_json(ctx, 2)? else { return Ok(false) };
+    let Some(p) = point(ctx, 0, 1)? else {
+        return Ok(false);
+    };
+    let Some(poly) = polygon_from_json(ctx, 2)? else {
+        return Ok(false);
+    };
     Ok(point_in_polygon(p, &poly))
 }
 
 fn polygon_contains(ctx: &mut Context<'_>) -> rusqlite::Result<bool> {
-    let Some(poly) = polygon_from_json(ctx, 0)? else { return Ok(false) };
-    let Some(p) = point(ctx, 1, 2)? else { return Ok(false) };
+    let Some(poly) = polygon_from_json(ctx, 0)? else {
+        return Ok(false);
+    };
+    let Some(p) = point(ctx, 1, 2)? else {
+        return Ok(false);
+    };
     Ok(point_in_polygon(p, &poly))
 }
 

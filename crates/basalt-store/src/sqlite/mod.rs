@@ -112,10 +112,10 @@ impl SqliteStore {
         let writer = tokio::task::spawn_blocking({
             let path = path.clone();
             move || -> anyhow::Result<Connection> {
-                if let Some(dir) = path.parent() {
-                    if !dir.as_os_str().is_empty() {
-                        std::fs::create_dir_all(dir)?;
-                    }
+                if let Some(dir) = path.parent()
+                    && !dir.as_os_str().is_empty()
+                {
+                    std::fs::create_dir_all(dir)?;
                 }
                 let conn = open_connection(&path)?;
                 schema::init(&conn)?;
@@ -185,7 +185,8 @@ impl Store for SqliteStore {
 
     async fn delete_field(&self, class: &str, field: &str) -> StoreResult<()> {
         let (class, field) = (class.to_owned(), field.to_owned());
-        self.with_writer(move |c| schema::delete_field(c, &class, &field)).await
+        self.with_writer(move |c| schema::delete_field(c, &class, &field))
+            .await
     }
 
     async fn purge(&self, class: &str) -> StoreResult<()> {
@@ -195,7 +196,8 @@ impl Store for SqliteStore {
 
     async fn delete_class(&self, class: &str) -> StoreResult<()> {
         let class = class.to_owned();
-        self.with_writer(move |c| schema::delete_class(c, &class)).await
+        self.with_writer(move |c| schema::delete_class(c, &class))
+            .await
     }
 
     async fn write(&self, writes: Vec<Write>) -> Result<Vec<WriteOutcome>, (usize, StoreError)> {

@@ -14,14 +14,27 @@ pub(crate) fn object_from_row(row: &Row<'_>) -> rusqlite::Result<(String, String
 /// Builds a `StoredObject` from its columns.
 pub(crate) fn stored_object(cols: (String, String, String, String)) -> StoreResult<StoredObject> {
     let (object_id, created_at, updated_at, doc) = cols;
-    let fields = serde_json::from_str(&doc)
-        .map_err(|e| StoreError::Backend(anyhow::anyhow!("object {object_id} has unreadable fields: {e}")))?;
-    Ok(StoredObject { object_id, created_at, updated_at, fields })
+    let fields = serde_json::from_str(&doc).map_err(|e| {
+        StoreError::Backend(anyhow::anyhow!(
+            "object {object_id} has unreadable fields: {e}"
+        ))
+    })?;
+    Ok(StoredObject {
+        object_id,
+        created_at,
+        updated_at,
+        fields,
+    })
 }
 
 /// Runs a find.
-pub(crate) fn query_objects(conn: &Connection, plan: &Option<SqlPlan>) -> StoreResult<Vec<StoredObject>> {
-    let Some(plan) = plan else { return Ok(Vec::new()) };
+pub(crate) fn query_objects(
+    conn: &Connection,
+    plan: &Option<SqlPlan>,
+) -> StoreResult<Vec<StoredObject>> {
+    let Some(plan) = plan else {
+        return Ok(Vec::new());
+    };
     let mut stmt = conn.prepare_cached(&plan.sql).map_err(backend)?;
     let rows = stmt
         .query_map(params_from_iter(plan.params.iter()), object_from_row)

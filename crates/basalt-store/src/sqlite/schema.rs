@@ -29,7 +29,9 @@ pub(super) fn init(conn: &Connection) -> anyhow::Result<()> {
 
 /// Every saved schema.
 pub(super) fn load_all(conn: &Connection) -> StoreResult<Vec<ClassSchema>> {
-    let mut stmt = conn.prepare("SELECT body FROM _basalt_schema ORDER BY class_name").map_err(backend)?;
+    let mut stmt = conn
+        .prepare("SELECT body FROM _basalt_schema ORDER BY class_name")
+        .map_err(backend)?;
     let bodies = stmt
         .query_map([], |r| r.get::<_, String>(0))
         .map_err(backend)?
@@ -38,7 +40,8 @@ pub(super) fn load_all(conn: &Connection) -> StoreResult<Vec<ClassSchema>> {
     bodies
         .iter()
         .map(|b| {
-            let v: serde_json::Value = serde_json::from_str(b).map_err(|e| StoreError::Backend(e.into()))?;
+            let v: serde_json::Value =
+                serde_json::from_str(b).map_err(|e| StoreError::Backend(e.into()))?;
             ClassSchema::from_stored(&v).map_err(StoreError::from)
         })
         .collect()
@@ -85,11 +88,19 @@ fn sync_indexes(tx: &rusqlite::Transaction<'_>, schema: &ClassSchema) -> StoreRe
             .map_err(backend)?
             .collect::<Result<Vec<_>, _>>()
             .map_err(backend)?;
-        names.into_iter().filter(|n| n.starts_with(&prefix)).collect()
+        names
+            .into_iter()
+            .filter(|n| n.starts_with(&prefix))
+            .collect()
     };
-    let wanted: Vec<String> = schema.indexes.keys().map(|n| index_sql_name(class, n)).collect();
+    let wanted: Vec<String> = schema
+        .indexes
+        .keys()
+        .map(|n| index_sql_name(class, n))
+        .collect();
     for name in existing.iter().filter(|n| !wanted.contains(n)) {
-        tx.execute_batch(&format!("DROP INDEX IF EXISTS \"{name}\"")).map_err(backend)?;
+        tx.execute_batch(&format!("DROP INDEX IF EXISTS \"{name}\""))
+            .map_err(backend)?;
     }
     for (name, keys) in &schema.indexes {
         let mut cols = Vec::new();
@@ -119,20 +130,28 @@ pub(super) fn delete_field(conn: &mut Connection, class: &str, field: &str) -> S
     let tx = conn.transaction().map_err(backend)?;
     let path = format!("$.\"{}\"", field.replace('"', ""));
     tx.execute(
-        &format!("UPDATE {} SET doc = json_remove(doc, ?1) WHERE json_type(doc, ?1) IS NOT NULL", table_name(class)),
+        &format!(
+            "UPDATE {} SET doc = json_remove(doc, ?1) WHERE json_type(doc, ?1) IS NOT NULL",
+            table_name(class)
+        ),
         [&path],
     )
     .map_err(backend)?;
-    tx.execute("DELETE FROM _basalt_join WHERE owner_class = ?1 AND field = ?2", [class, field])
-        .map_err(backend)?;
+    tx.execute(
+        "DELETE FROM _basalt_join WHERE owner_class = ?1 AND field = ?2",
+        [class, field],
+    )
+    .map_err(backend)?;
     tx.commit().map_err(backend)
 }
 
 /// Deletes every object of the class.
 pub(super) fn purge(conn: &mut Connection, class: &str) -> StoreResult<()> {
     let tx = conn.transaction().map_err(backend)?;
-    tx.execute_batch(&format!("DELETE FROM {}", table_name(class))).map_err(backend)?;
-    tx.execute("DELETE FROM _basalt_join WHERE owner_class = ?1", [class]).map_err(backend)?;
+    tx.execute_batch(&format!("DELETE FROM {}", table_name(class)))
+        .map_err(backend)?;
+    tx.execute("DELETE FROM _basalt_join WHERE owner_class = ?1", [class])
+        .map_err(backend)?;
     tx.commit().map_err(backend)
 }
 
@@ -140,14 +159,21 @@ pub(super) fn purge(conn: &mut Connection, class: &str) -> StoreResult<()> {
 pub(super) fn delete_class(conn: &mut Connection, class: &str) -> StoreResult<()> {
     let tx = conn.transaction().map_err(backend)?;
     let exists: Option<String> = tx
-        .query_row("SELECT class_name FROM _basalt_schema WHERE class_name = ?1", [class], |r| r.get(0))
+        .query_row(
+            "SELECT class_name FROM _basalt_schema WHERE class_name = ?1",
+            [class],
+            |r| r.get(0),
+        )
         .optional()
         .map_err(backend)?;
     if exists.is_none() {
         return Err(StoreError::NotFound);
     }
-    tx.execute_batch(&format!("DROP TABLE IF EXISTS {}", table_name(class))).map_err(backend)?;
-    tx.execute("DELETE FROM _basalt_join WHERE owner_class = ?1", [class]).map_err(backend)?;
-    tx.execute("DELETE FROM _basalt_schema WHERE class_name = ?1", [class]).map_err(backend)?;
+    tx.execute_batch(&format!("DROP TABLE IF EXISTS {}", table_name(class)))
+        .map_err(backend)?;
+    tx.execute("DELETE FROM _basalt_join WHERE owner_class = ?1", [class])
+        .map_err(backend)?;
+    tx.execute("DELETE FROM _basalt_schema WHERE class_name = ?1", [class])
+        .map_err(backend)?;
     tx.commit().map_err(backend)
 }

@@ -12,7 +12,9 @@ use crate::{RelationChange, StoreError, StoreResult, StoredObject, Write, WriteO
 /// Permission columns derived from the ACL field: JSON arrays of the ids allowed to read and
 /// write, or NULL for an object without an ACL (public).
 fn permissions(fields: &Document) -> (Option<String>, Option<String>) {
-    let Some(Value::Object(acl)) = fields.get("ACL") else { return (None, None) };
+    let Some(Value::Object(acl)) = fields.get("ACL") else {
+        return (None, None);
+    };
     let allowed = |perm: &str| -> String {
         let ids: Vec<&String> = acl
             .iter()
@@ -29,15 +31,22 @@ fn encode(fields: &Document) -> StoreResult<String> {
 }
 
 fn map_insert_error(e: rusqlite::Error) -> StoreError {
-    if let rusqlite::Error::SqliteFailure(f, _) = &e {
-        if f.code == rusqlite::ErrorCode::ConstraintViolation {
-            return StoreError::Duplicate { field: "objectId".to_owned() };
-        }
+    if let rusqlite::Error::SqliteFailure(f, _) = &e
+        && f.code == rusqlite::ErrorCode::ConstraintViolation
+    {
+        return StoreError::Duplicate {
+            field: "objectId".to_owned(),
+        };
     }
     backend(e)
 }
 
-fn change_relations(tx: &Transaction<'_>, class: &str, owner: &str, changes: &[RelationChange]) -> StoreResult<()> {
+fn change_relations(
+    tx: &Transaction<'_>,
+    class: &str,
+    owner: &str,
+    changes: &[RelationChange],
+) -> StoreResult<()> {
     for change in changes {
         let mut add = tx
             .prepare_cached(
@@ -45,7 +54,8 @@ fn change_relations(tx: &Transaction<'_>, class: &str, owner: &str, changes: &[R
             )
             .map_err(backend)?;
         for id in &change.add {
-            add.execute(params![class, change.field, owner, id]).map_err(backend)?;
+            add.execute(params![class, change.field, owner, id])
+                .map_err(backend)?;
         }
         let mut remove = tx
             .prepare_cached(
@@ -53,13 +63,20 @@ fn change_relations(tx: &Transaction<'_>, class: &str, owner: &str, changes: &[R
             )
             .map_err(backend)?;
         for id in &change.remove {
-            remove.execute(params![class, change.field, owner, id]).map_err(backend)?;
+            remove
+                .execute(params![class, change.field, owner, id])
+                .map_err(backend)?;
         }
     }
     Ok(())
 }
 
-fn create(tx: &Transaction<'_>, class: &str, object: &StoredObject, relations: &[RelationChange]) -> StoreResult<WriteOutcome> {
+fn create(
+    tx: &Transaction<'_>,
+    class: &str,
+    object: &StoredObject,
+    relations: &[RelationChange],
+) -> StoreResult<WriteOutcome> {
     let (rperm, wperm) = permissions(&object.fields);
     let sql = format!(
         "INSERT INTO {} (objectId, createdAt, updatedAt, _rperm, _wperm, doc) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -67,7 +84,14 @@ fn create(tx: &Transaction<'_>, class: &str, object: &StoredObject, relations: &
     );
     tx.prepare_cached(&sql)
         .map_err(backend)?
-        .execute(params![object.object_id, object.created_at, object.updated_at, rperm, wperm, encode(&object.fields)?])
+        .execute(params![
+            object.object_id,
+            object.created_at,
+            object.updated_at,
+            rperm,
+            wperm,
+            encode(&object.fields)?
+        ])
         .map_err(map_insert_error)?;
     change_relations(tx, class, &object.object_id, relations)?;
     Ok(WriteOutcome::Created)
@@ -75,10 +99,15 @@ fn create(tx: &Transaction<'_>, class: &str, object: &StoredObject, relations: &
 
 /// ` AND <row writable by the caller>` with its bound ids, numbered from `first`.
 fn write_acl(writers: Option<&[String]>, first: usize) -> (String, Vec<String>) {
-    let Some(ids) = writers else { return (String::new(), vec![]) };
+    let Some(ids) = writers else {
+        return (String::new(), vec![]);
+    };
     let binds: Vec<String> = (0..ids.len()).map(|i| format!("?{}", first + i)).collect();
     (
-        format!(" AND (_wperm IS NULL OR EXISTS (SELECT 1 FROM json_each(_wperm) WHERE value IN ({})))", binds.join(", ")),
+        format!(
+            " AND (_wperm IS NULL OR EXISTS (SELECT 1 FROM json_each(_wperm) WHERE value IN ({})))",
+            binds.join(", ")
+        ),
         ids.to_vec(),
     )
 }
@@ -93,17 +122,23 @@ fn update(
     writers: Option<&[String]>,
 ) -> StoreResult<WriteOutcome> {
     let (acl, ids) = write_acl(writers, 2);
-    let select = format!("SELECT createdAt, doc FROM {} WHERE objectId = ?1{acl}", table_name(class));
+    let select = format!(
+        "SELECT createdAt, doc FROM {} WHERE objectId = ?1{acl}",
+        table_name(class)
+    );
     let mut args = vec![object_id.to_owned()];
     args.extend(ids);
     let row: Option<(String, String)> = tx
         .prepare_cached(&select)
         .map_err(backend)?
-        .query_row(rusqlite::params_from_iter(args.iter()), |r| Ok((r.get(0)?, r.get(1)?)))
+        .query_row(rusqlite::params_from_iter(args.iter()), |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
         .optional()
         .map_err(backend)?;
     let (created_at, doc) = row.ok_or(StoreError::NotFound)?;
-    let mut fields: Document = serde_json::from_str(&doc).map_err(|e| StoreError::Backend(e.into()))?;
+    let mut fields: Document =
+        serde_json::from_str(&doc).map_err(|e| StoreError::Backend(e.into()))?;
     let echoed = apply_patch(&mut fields, patch, Applying::Update)?;
     let (rperm, wperm) = permissions(&fields);
     let sql = format!(
@@ -112,7 +147,13 @@ fn update(
     );
     tx.prepare_cached(&sql)
         .map_err(backend)?
-        .execute(params![object_id, updated_at, rperm, wperm, encode(&fields)?])
+        .execute(params![
+            object_id,
+            updated_at,
+            rperm,
+            wperm,
+            encode(&fields)?
+        ])
         .map_err(backend)?;
     change_relations(tx, class, object_id, relations)?;
     let object = StoredObject {
@@ -124,7 +165,12 @@ fn update(
     Ok(WriteOutcome::Updated { echoed, object })
 }
 
-fn delete(tx: &Transaction<'_>, class: &str, object_id: &str, writers: Option<&[String]>) -> StoreResult<WriteOutcome> {
+fn delete(
+    tx: &Transaction<'_>,
+    class: &str,
+    object_id: &str,
+    writers: Option<&[String]>,
+) -> StoreResult<WriteOutcome> {
     let (acl, ids) = write_acl(writers, 2);
     let sql = format!("DELETE FROM {} WHERE objectId = ?1{acl}", table_name(class));
     let mut args = vec![object_id.to_owned()];
@@ -149,24 +195,51 @@ fn table_missing(e: &StoreError) -> bool {
 }
 
 /// Applies the writes in one transaction; the first failure rolls everything back.
-pub(super) fn apply(conn: &mut Connection, writes: Vec<Write>) -> Result<Vec<WriteOutcome>, (usize, StoreError)> {
+pub(super) fn apply(
+    conn: &mut Connection,
+    writes: Vec<Write>,
+) -> Result<Vec<WriteOutcome>, (usize, StoreError)> {
     let tx = conn.transaction().map_err(|e| (0, backend(e)))?;
     let mut out = Vec::with_capacity(writes.len());
     for (i, w) in writes.iter().enumerate() {
         let result = match w {
-            Write::Create { class, object, relations } => create(&tx, class, object, relations),
-            Write::Update { class, object_id, patch, updated_at, relations, writers } => {
-                update(&tx, class, object_id, patch, updated_at, relations, writers.as_deref())
-            }
-            Write::Delete { class, object_id, writers } => delete(&tx, class, object_id, writers.as_deref()),
+            Write::Create {
+                class,
+                object,
+                relations,
+            } => create(&tx, class, object, relations),
+            Write::Update {
+                class,
+                object_id,
+                patch,
+                updated_at,
+                relations,
+                writers,
+            } => update(
+                &tx,
+                class,
+                object_id,
+                patch,
+                updated_at,
+                relations,
+                writers.as_deref(),
+            ),
+            Write::Delete {
+                class,
+                object_id,
+                writers,
+            } => delete(&tx, class, object_id, writers.as_deref()),
         };
         match result {
             Ok(o) => out.push(o),
             // A class without a table has no objects to update or delete.
-            Err(e) if table_missing(&e) && !matches!(w, Write::Create { .. }) => return Err((i, StoreError::NotFound)),
+            Err(e) if table_missing(&e) && !matches!(w, Write::Create { .. }) => {
+                return Err((i, StoreError::NotFound));
+            }
             Err(e) => return Err((i, e)),
         }
     }
-    tx.commit().map_err(|e| (writes.len().saturating_sub(1), backend(e)))?;
+    tx.commit()
+        .map_err(|e| (writes.len().saturating_sub(1), backend(e)))?;
     Ok(out)
 }

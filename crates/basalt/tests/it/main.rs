@@ -1,0 +1,11 @@
+//! Black-box tests: each starts the real `basalt` binary on a free port with a fresh data
+//! directory and talks HTTP to it.
+
+mod support;
+
+mod batch;
+mod errors;
+mod lifecycle;
+mod objects;
+mod queries;
+mod schemas;

@@ -1,0 +1,5 @@
+//! The test server helper.
+
+pub mod server;
+
+pub use server::TestServer;

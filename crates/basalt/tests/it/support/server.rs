@@ -1,0 +1,191 @@
+//! Starts the real binary and gives typed helpers returning `(status, json)`.
+
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
+
+use anyhow::{Context as _, bail};
+use serde_json::Value;
+use tokio::io::{AsyncBufReadExt as _, BufReader};
+use tokio::process::{Child, Command};
+
+pub const APP_ID: &str = "it-app";
+pub const MASTER_KEY: &str = "it-master";
+
+/// A running basalt.
+pub struct TestServer {
+    pub child: Child,
+    pub url: String,
+    _tmp: Option<tempfile::TempDir>,
+    client: reqwest::Client,
+}
+
+pub fn binary() -> &'static str {
+    env!("CARGO_BIN_EXE_basalt")
+}
+
+impl TestServer {
+    /// A server with the test keys and a fresh data dir.
+    pub async fn start() -> anyhow::Result<TestServer> {
+        Self::start_with(&["--app-id", APP_ID, "--master-key", MASTER_KEY]).await
+    }
+
+    /// A server with extra arguments and a fresh data dir.
+    pub async fn start_with(args: &[&str]) -> anyhow::Result<TestServer> {
+        let tmp = tempfile::tempdir()?;
+        let dir = tmp.path().to_path_buf();
+        let mut s = Self::start_in(&dir, args).await?;
+        s._tmp = Some(tmp);
+        Ok(s)
+    }
+
+    /// A server on an existing data dir (which the caller keeps).
+    pub async fn start_in(dir: &Path, args: &[&str]) -> anyhow::Result<TestServer> {
+        let mut cmd = Command::new(binary());
+        cmd.arg("serve")
+            .args(["--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(dir)
+            .args(args)
+            .env("PARSE_SERVER_LOG_LEVEL", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true);
+        let mut child = cmd.spawn().context("spawning basalt")?;
+        let stdout = child.stdout.take().context("no stdout")?;
+        let mut lines = BufReader::new(stdout).lines();
+        let mut seen = Vec::new();
+        let url = tokio::time::timeout(Duration::from_secs(20), async {
+            while let Some(line) = lines.next_line().await? {
+                if let Some(url) = line.strip_prefix("listening on ") {
+                    return Ok::<_, anyhow::Error>(url.trim().to_owned());
+                }
+                seen.push(line);
+            }
+            bail!("basalt exited before listening; stdout: {seen:?}")
+        })
+        .await
+        .context("basalt did not start within 20 s")??;
+        // Keep draining stdout so the child never blocks on a full pipe.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        Ok(TestServer {
+            child,
+            url,
+            _tmp: None,
+            client: reqwest::Client::new(),
+        })
+    }
+
+    /// Sends a request with the app id (and the master key when `master`).
+    pub async fn request(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+        master: bool,
+    ) -> anyhow::Result<(u16, Value)> {
+        let mut req = self
+            .client
+            .request(method, format!("{}{path}", self.url))
+            .header("X-Parse-Application-Id", APP_ID);
+        if master {
+            req = req.header("X-Parse-Master-Key", MASTER_KEY);
+        }
+        if let Some(b) = body {
+            req = req
+                .header("Content-Type", "application/json")
+                .body(b.to_string());
+        }
+        let res = req.send().await?;
+        let status = res.status().as_u16();
+        let text = res.text().await?;
+        let json = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).with_context(|| format!("not JSON: {text}"))?
+        };
+        Ok((status, json))
+    }
+
+    /// Sends raw bytes (for malformed bodies).
+    pub async fn raw(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Vec<u8>,
+        content_type: &str,
+    ) -> anyhow::Result<(u16, Value)> {
+        let res = self
+            .client
+            .request(method, format!("{}{path}", self.url))
+            .header("X-Parse-Application-Id", APP_ID)
+            .header("Content-Type", content_type)
+            .body(body)
+            .send()
+            .await?;
+        let status = res.status().as_u16();
+        let text = res.text().await?;
+        Ok((
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        ))
+    }
+
+    pub async fn create(&self, class: &str, body: Value) -> anyhow::Result<(u16, Value)> {
+        self.request(
+            reqwest::Method::POST,
+            &format!("/classes/{class}"),
+            Some(body),
+            false,
+        )
+        .await
+    }
+
+    pub async fn get(&self, path: &str) -> anyhow::Result<(u16, Value)> {
+        self.request(reqwest::Method::GET, path, None, false).await
+    }
+
+    /// GET /classes/:class with a where clause and extra params.
+    pub async fn query(
+        &self,
+        class: &str,
+        where_: Value,
+        extra: &[(&str, &str)],
+    ) -> anyhow::Result<(u16, Value)> {
+        let mut ser = form_urlencoded_pairs(&[("where", &where_.to_string())]);
+        for (k, v) in extra {
+            ser.push('&');
+            ser.push_str(&form_urlencoded_pairs(&[(k, v)]));
+        }
+        self.get(&format!("/classes/{class}?{ser}")).await
+    }
+
+    /// Sends SIGTERM and waits for the exit status.
+    pub async fn terminate(mut self) -> anyhow::Result<std::process::ExitStatus> {
+        let pid = self.child.id().context("already exited")?;
+        let status = std::process::Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()?;
+        anyhow::ensure!(status.success(), "kill failed");
+        Ok(tokio::time::timeout(Duration::from_secs(15), self.child.wait()).await??)
+    }
+}
+
+fn form_urlencoded_pairs(pairs: &[(&str, &str)]) -> String {
+    pairs
+        .iter()
+        .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+fn encode(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}

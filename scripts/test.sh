@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# The whole test suite: formatting, lints, Rust unit and black-box tests, and the official
+# Parse SDK suite against the freshly built binary. Run from anywhere: ./scripts/test.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy (warnings are errors)"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "cargo build (the binary the SDK suite drives)"
+cargo build --locked -p basalt
+
+step "cargo test (unit, store and black-box tests)"
+cargo test --workspace --locked
+
+step "official Parse JS SDK suite (tests/sdk)"
+command -v node >/dev/null || { echo "node is required for tests/sdk (Node.js 20 or newer)" >&2; exit 1; }
+(
+  cd tests/sdk
+  [ -d node_modules/parse ] || npm ci --no-audit --no-fund
+  BASALT_BIN="$PWD/../../target/debug/basalt" npm test
+)
