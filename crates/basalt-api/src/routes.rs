@@ -106,7 +106,7 @@ pub fn app(state: AppState) -> Router {
                 .get("x-request-id")
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or("-");
-            tracing::debug_span!("request", id, method = %req.method(), path = %req.uri().path())
+            tracing::info_span!("request", id, method = %req.method(), path = %req.uri().path())
         }))
         .layer(PropagateRequestIdLayer::new(x_request_id.clone()))
         .layer(SetRequestIdLayer::new(x_request_id, Sequential::default()))

@@ -3,6 +3,8 @@
 //! the engine has decided what to write and who may see what before it calls a store.
 
 pub mod sqlite;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 use std::sync::Arc;
 

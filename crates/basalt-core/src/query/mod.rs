@@ -1,7 +1,10 @@
 //! The `where` clause as a typed tree. `parse` builds it from Parse's JSON; the stores compile it
 //! to SQL. Values inside stay in Parse's JSON encoding, the form they are stored in.
 
+pub mod cases;
+pub mod matcher;
 mod parse;
+pub mod text;
 
 pub use parse::parse_where;
 

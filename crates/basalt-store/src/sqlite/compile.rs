@@ -3,6 +3,7 @@
 
 use basalt_core::query::{Cmp, Condition, FieldPath, Filter, SubQuery};
 use basalt_core::schema::{ClassSchema, FieldType, SchemaMap};
+use basalt_core::time::normalize_iso;
 use basalt_core::value::as_pointer;
 use basalt_core::{ErrorCode, ParseError};
 use rusqlite::types::Value as Sql;
@@ -47,6 +48,27 @@ fn part_for(ft: Option<&FieldType>, path: &FieldPath) -> Part {
         Some(FieldType::Date) => Part::Iso,
         Some(FieldType::Pointer(_)) => Part::PointerId,
         _ => Part::Whole,
+    }
+}
+
+/// Whether a field may hold an array: by its schema type, or unknown for a dotted path.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Arrays {
+    Always,
+    Never,
+    Maybe,
+}
+
+fn is_date(v: &Value) -> bool {
+    basalt_core::value::special_type(v) == Some("Date")
+}
+
+/// The condition compares the field with Dates.
+fn compares_dates(cond: &Condition) -> bool {
+    match cond {
+        Condition::Eq(v) | Condition::Ne(v) | Condition::Compare(_, v) => is_date(v),
+        Condition::In(vs) | Condition::Nin(vs) => vs.iter().any(is_date),
+        _ => false,
     }
 }
 
@@ -111,7 +133,7 @@ fn sql_value(v: &Value, part: Part) -> Sql {
                 .and_then(Value::as_str)
                 .filter(|_| o.get("__type") == Some(&Value::from("Date")))
             {
-                return Sql::Text(iso.to_owned());
+                return Sql::Text(normalize_iso(iso).unwrap_or_else(|| iso.to_owned()));
             }
             if part == Part::PointerId
                 && let Some((_, id)) = as_pointer(v)
@@ -163,7 +185,9 @@ impl<'a> Compiler<'a> {
             Filter::All => "1".to_owned(),
             Filter::And(parts) => self.join(class, parts, " AND ", "1")?,
             Filter::Or(parts) => self.join(class, parts, " OR ", "0")?,
-            Filter::Nor(parts) => format!("NOT {}", self.join(class, parts, " OR ", "0")?),
+            Filter::Nor(parts) => {
+                format!("NOT coalesce({}, 0)", self.join(class, parts, " OR ", "0")?)
+            }
             Filter::RelatedTo {
                 class: owner,
                 object_id,
@@ -217,17 +241,92 @@ impl<'a> Compiler<'a> {
         format!("EXISTS (SELECT 1 FROM {each} AS je WHERE {pred})")
     }
 
-    fn element_value(&mut self, v: &Value) -> (String, String) {
-        // Pointers in arrays are compared by objectId; other values by their JSON value.
+    /// `pred` on each element of an array field, for an Array field (`Always`), a typed
+    /// non-array field (`Never`: `scalar` alone) or a dotted path (`Maybe`: either).
+    fn per_element(
+        &mut self,
+        path: &FieldPath,
+        arrays: Arrays,
+        scalar: &str,
+        elem: &str,
+    ) -> String {
+        match arrays {
+            Arrays::Never => scalar.to_owned(),
+            Arrays::Always => self.any_element(path, elem),
+            Arrays::Maybe => {
+                let t = self.json_type(path, Part::Whole);
+                let any = self.any_element(path, elem);
+                format!("({scalar} OR ({t} = 'array' AND {any}))")
+            }
+        }
+    }
+
+    /// `json_type` of the path (or its part), which tells arrays, objects and text apart.
+    fn json_type(&mut self, path: &FieldPath, part: Part) -> String {
+        let alias = self.alias();
+        match json_path(path, part) {
+            Some(p) => format!("json_type({alias}.doc, '{p}')"),
+            None => {
+                let e = self.expr(path, part);
+                format!("json_type({e})")
+            }
+        }
+    }
+
+    /// An element of `je` equals `v`. Pointers compare by objectId and Dates by iso; elements
+    /// that are not objects are never read as JSON (json_extract would fail on them).
+    fn element_eq(&mut self, v: &Value) -> String {
+        let member = |k: &str| {
+            format!("(CASE WHEN je.type = 'object' THEN json_extract(je.value, '$.{k}') END)")
+        };
         if let Some((_, id)) = as_pointer(v) {
             let p = self.bind(Sql::Text(id.to_owned()));
-            ("json_extract(je.value, '$.objectId')".to_owned(), p)
+            format!("{} = {p}", member("objectId"))
+        } else if is_date(v) {
+            let p = self.bind(sql_value(v, Part::Whole));
+            format!("{} = {p}", member("iso"))
         } else if matches!(v, Value::Object(_) | Value::Array(_)) {
             let p = self.bind(Sql::Text(v.to_string()));
-            ("je.value".to_owned(), format!("json({p})"))
+            format!("je.value = json({p})")
         } else {
             let p = self.bind(sql_value(v, Part::Whole));
-            ("je.value".to_owned(), p)
+            format!("je.value = {p}")
+        }
+    }
+
+    /// An element of `je` compares with `v` by `op`, within `v`'s type (MongoDB's brackets).
+    fn element_cmp(&mut self, op: &str, v: &Value) -> String {
+        let p = self.bind(sql_value(v, Part::Whole));
+        let (lhs, ty) = match v {
+            Value::Number(_) => ("je.value", "je.type IN ('integer', 'real')"),
+            Value::String(_) => ("je.value", "je.type = 'text'"),
+            Value::Bool(_) => ("je.value", "je.type IN ('true', 'false')"),
+            _ if is_date(v) => (
+                "(CASE WHEN je.type = 'object' THEN json_extract(je.value, '$.iso') END)",
+                "1",
+            ),
+            _ => ("je.value", "1"),
+        };
+        format!("({ty} AND {lhs} {op} {p})")
+    }
+
+    /// The condition that keeps an ordering comparison with `v` within `v`'s type.
+    fn type_guard(&mut self, path: &FieldPath, part: Part, v: &Value) -> String {
+        if is_column(&path.field) && path.sub.is_empty() {
+            return if matches!(v, Value::String(_)) || is_date(v) {
+                "1"
+            } else {
+                "0"
+            }
+            .to_owned();
+        }
+        let t = self.json_type(path, part);
+        match v {
+            Value::Number(_) => format!("{t} IN ('integer', 'real')"),
+            Value::String(_) => format!("{t} = 'text'"),
+            Value::Bool(_) => format!("{t} IN ('true', 'false')"),
+            _ if is_date(v) => format!("{t} = 'text'"),
+            _ => "1".to_owned(),
         }
     }
 
@@ -255,69 +354,73 @@ impl<'a> Compiler<'a> {
             None
         };
         let is_array = matches!(ft, Some(FieldType::Array));
-        let part = part_for(ft.as_ref(), path);
+        let arrays = if is_array {
+            Arrays::Always
+        } else if path.sub.is_empty() {
+            Arrays::Never
+        } else {
+            Arrays::Maybe
+        };
+        let mut part = part_for(ft.as_ref(), path);
+        if !path.sub.is_empty() && compares_dates(cond) {
+            // A Date inside an Object compares by its iso, as a top-level Date field does.
+            part = Part::Iso;
+        }
         Ok(match cond {
-            Condition::Eq(v) => self.equals(path, v, is_array, part),
-            Condition::Ne(v) => {
-                if v.is_null() {
-                    let e = self.expr(path, part);
-                    format!("{e} IS NOT NULL")
-                } else if is_array && !v.is_array() {
-                    format!("NOT {}", self.equals(path, v, is_array, part))
-                } else {
-                    let e = self.expr(path, part);
-                    let eq = self.equals(path, v, is_array, part);
-                    format!("({e} IS NULL OR NOT ({eq}))")
-                }
-            }
+            Condition::Eq(v) => self.equals(path, v, arrays, part),
+            Condition::Ne(v) => format!("NOT coalesce({}, 0)", self.equals(path, v, arrays, part)),
             Condition::Compare(cmp, v) => {
-                let e = self.expr(path, part);
-                let p = self.bind(sql_value(v, part));
                 let op = match cmp {
                     Cmp::Lt => "<",
                     Cmp::Lte => "<=",
                     Cmp::Gt => ">",
                     Cmp::Gte => ">=",
                 };
-                format!("{e} {op} {p}")
-            }
-            Condition::In(values) | Condition::Nin(values) => {
-                let negate = matches!(cond, Condition::Nin(_));
-                let has_null = values.iter().any(Value::is_null);
-                let sql = if is_array {
-                    let preds: Vec<String> = values
-                        .iter()
-                        .map(|v| {
-                            let (lhs, rhs) = self.element_value(v);
-                            format!("{lhs} = {rhs}")
-                        })
-                        .collect();
-                    if preds.is_empty() {
-                        "0".to_owned()
-                    } else {
-                        self.any_element(path, &preds.join(" OR "))
-                    }
+                let scalar = if arrays == Arrays::Always {
+                    String::new()
                 } else {
                     let e = self.expr(path, part);
-                    let list = self.in_list(values, part);
-                    let base = if list.is_empty() {
-                        "0".to_owned()
+                    let guard = self.type_guard(path, part, v);
+                    let p = self.bind(sql_value(v, part));
+                    format!("({guard} AND {e} {op} {p})")
+                };
+                // Element predicates bind values, so build them only when arrays are possible.
+                let elem = if arrays == Arrays::Never {
+                    String::new()
+                } else {
+                    self.element_cmp(op, v)
+                };
+                self.per_element(path, arrays, &scalar, &elem)
+            }
+            Condition::In(values) | Condition::Nin(values) => {
+                let non_null: Vec<&Value> = values.iter().filter(|v| !v.is_null()).collect();
+                let mut ors = Vec::new();
+                if !non_null.is_empty() {
+                    let scalar = if arrays == Arrays::Always {
+                        String::new()
                     } else {
+                        let e = self.expr(path, part);
+                        let list = self.in_list(values, part);
                         format!("{e} IN ({list})")
                     };
-                    if has_null {
-                        format!("({base} OR {e} IS NULL)")
+                    let preds: Vec<String> = if arrays == Arrays::Never {
+                        Vec::new()
                     } else {
-                        base
-                    }
-                };
-                if negate {
+                        non_null.iter().map(|v| self.element_eq(v)).collect()
+                    };
+                    ors.push(self.per_element(path, arrays, &scalar, &preds.join(" OR ")));
+                }
+                if values.iter().any(Value::is_null) {
                     let e = self.expr(path, part);
-                    if is_array || has_null {
-                        format!("NOT {sql}")
-                    } else {
-                        format!("({e} IS NULL OR NOT {sql})")
-                    }
+                    ors.push(format!("{e} IS NULL"));
+                }
+                let sql = if ors.is_empty() {
+                    "0".to_owned()
+                } else {
+                    format!("({})", ors.join(" OR "))
+                };
+                if matches!(cond, Condition::Nin(_)) {
+                    format!("NOT coalesce({sql}, 0)")
                 } else {
                     sql
                 }
@@ -348,20 +451,14 @@ impl<'a> Compiler<'a> {
                 let parts: Vec<String> = values
                     .iter()
                     .map(|v| {
-                        let (lhs, rhs) = self.element_value(v);
-                        self.any_element(path, &format!("{lhs} = {rhs}"))
+                        let pred = self.element_eq(v);
+                        self.any_element(path, &pred)
                     })
                     .collect();
                 format!("({})", parts.join(" AND "))
             }
             Condition::ContainedBy(values) => {
-                let preds: Vec<String> = values
-                    .iter()
-                    .map(|v| {
-                        let (lhs, rhs) = self.element_value(v);
-                        format!("{lhs} = {rhs}")
-                    })
-                    .collect();
+                let preds: Vec<String> = values.iter().map(|v| self.element_eq(v)).collect();
                 let inner = if preds.is_empty() {
                     "0".to_owned()
                 } else {
@@ -370,23 +467,17 @@ impl<'a> Compiler<'a> {
                 format!("NOT {}", self.any_element(path, &format!("NOT ({inner})")))
             }
             Condition::Regex { pattern, options } => {
-                let mut flags = String::new();
-                for c in options.chars() {
-                    if "imxs".contains(c) && !flags.contains(c) {
-                        flags.push(c);
-                    }
-                }
-                let body = basalt_core::query::expand_regex_quotes(pattern);
-                let full = if flags.is_empty() {
-                    body
-                } else {
-                    format!("(?{flags}){body}")
-                };
+                let full = basalt_core::query::matcher::regex_source(pattern, options);
                 regex::Regex::new(&full)
                     .map_err(|e| invalid(format!("Invalid regular expression: {e}")))?;
-                let e = self.expr(path, part);
                 let p = self.bind(Sql::Text(full));
-                format!("{e} REGEXP {p}")
+                let scalar = if arrays == Arrays::Always {
+                    String::new()
+                } else {
+                    let e = self.expr(path, part);
+                    format!("{e} REGEXP {p}")
+                };
+                self.per_element(path, arrays, &scalar, &format!("je.value REGEXP {p}"))
             }
             Condition::Text(t) => {
                 let e = self.expr(path, Part::Whole);
@@ -409,7 +500,7 @@ impl<'a> Compiler<'a> {
                 let sql = if is_array {
                     self.any_element(
                         path,
-                        &format!("json_extract(je.value, '$.objectId') IN ({sub})"),
+                        &format!("(CASE WHEN je.type = 'object' THEN json_extract(je.value, '$.objectId') END) IN ({sub})"),
                     )
                 } else {
                     let e = self.expr(path, Part::PointerId);
@@ -485,15 +576,28 @@ impl<'a> Compiler<'a> {
         })
     }
 
-    fn equals(&mut self, path: &FieldPath, v: &Value, is_array: bool, part: Part) -> String {
+    fn equals(&mut self, path: &FieldPath, v: &Value, arrays: Arrays, part: Part) -> String {
         if v.is_null() {
             let e = self.expr(path, part);
             return format!("{e} IS NULL");
         }
-        if is_array && !v.is_array() {
-            let (lhs, rhs) = self.element_value(v);
-            return self.any_element(path, &format!("{lhs} = {rhs}"));
+        if v.is_array() {
+            return self.equals_scalar(path, v, part);
         }
+        let scalar = if arrays == Arrays::Always {
+            String::new()
+        } else {
+            self.equals_scalar(path, v, part)
+        };
+        let elem = if arrays == Arrays::Never {
+            String::new()
+        } else {
+            self.element_eq(v)
+        };
+        self.per_element(path, arrays, &scalar, &elem)
+    }
+
+    fn equals_scalar(&mut self, path: &FieldPath, v: &Value, part: Part) -> String {
         let e = self.expr(path, part);
         if part == Part::Whole
             && matches!(v, Value::Object(_) | Value::Array(_))

@@ -3,12 +3,12 @@
 
 use std::sync::Arc;
 
-use basalt_core::query::{distance_radians, point_in_polygon};
+use basalt_core::query::text::text_matches;
+use basalt_core::query::{TextSearch, distance_radians, point_in_polygon};
 use basalt_core::value::{GeoPoint, polygon_points};
 use regex::Regex;
 use rusqlite::Connection;
 use rusqlite::functions::{Context, FunctionFlags};
-use unicode_normalization::UnicodeNormalization;
 
 fn deterministic() -> FunctionFlags {
     FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC
@@ -44,70 +44,16 @@ fn regexp(ctx: &mut Context<'_>) -> rusqlite::Result<bool> {
     })
 }
 
-fn fold(s: &str, case_sensitive: bool, diacritic_sensitive: bool) -> String {
-    let s: String = if diacritic_sensitive {
-        s.to_owned()
-    } else {
-        s.nfd()
-            .filter(|c| !('\u{300}'..='\u{36f}').contains(c))
-            .collect()
-    };
-    if case_sensitive { s } else { s.to_lowercase() }
-}
-
-fn words(s: &str) -> Vec<&str> {
-    s.split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty())
-        .collect()
-}
-
-/// MongoDB-style text search on one field: any listed word matches, every "quoted phrase" must
-/// appear, and no -negated word may appear.
-pub(crate) fn text_matches(
-    text: &str,
-    term: &str,
-    case_sensitive: bool,
-    diacritic_sensitive: bool,
-) -> bool {
-    let text = fold(text, case_sensitive, diacritic_sensitive);
-    let term = fold(term, case_sensitive, diacritic_sensitive);
-    let text_words = words(&text);
-    let mut phrases = Vec::new();
-    let mut rest = String::new();
-    for (i, part) in term.split('"').enumerate() {
-        if i % 2 == 1 {
-            phrases.push(part.trim().to_owned());
-        } else {
-            rest.push_str(part);
-            rest.push(' ');
-        }
-    }
-    let (mut any, mut wanted) = (false, false);
-    for token in rest.split_whitespace() {
-        if let Some(neg) = token.strip_prefix('-') {
-            if words(neg).iter().any(|w| text_words.contains(w)) {
-                return false;
-            }
-            continue;
-        }
-        for w in words(token) {
-            wanted = true;
-            any |= text_words.contains(&w);
-        }
-    }
-    let phrases_ok = phrases
-        .iter()
-        .filter(|p| !p.is_empty())
-        .all(|p| text.contains(p.as_str()));
-    phrases_ok && (any || (!wanted && !phrases.is_empty()))
-}
-
 fn text_match(ctx: &mut Context<'_>) -> rusqlite::Result<bool> {
     let Ok(text) = ctx.get::<String>(0) else {
         return Ok(false);
     };
-    let term: String = ctx.get(1)?;
-    Ok(text_matches(&text, &term, ctx.get(2)?, ctx.get(3)?))
+    let search = TextSearch {
+        term: ctx.get(1)?,
+        case_sensitive: ctx.get(2)?,
+        diacritic_sensitive: ctx.get(3)?,
+    };
+    Ok(text_matches(&text, &search))
 }
 
 fn point(ctx: &mut Context<'_>, lat: usize, lng: usize) -> rusqlite::Result<Option<GeoPoint>> {
@@ -153,21 +99,4 @@ fn polygon_contains(ctx: &mut Context<'_>) -> rusqlite::Result<bool> {
         return Ok(false);
     };
     Ok(point_in_polygon(p, &poly))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::text_matches;
-
-    #[test]
-    fn text_search_semantics() {
-        assert!(text_matches("The Quick brown fox", "quick", false, false));
-        assert!(!text_matches("The Quick brown fox", "quick", true, false));
-        assert!(text_matches("café au lait", "cafe", false, false));
-        assert!(!text_matches("café au lait", "cafe", false, true));
-        assert!(text_matches("brown fox", "cat fox", false, false));
-        assert!(!text_matches("brown fox", "fox -brown", false, false));
-        assert!(text_matches("a brown fox", "\"brown fox\"", false, false));
-        assert!(!text_matches("a fox brown", "\"brown fox\"", false, false));
-    }
 }
