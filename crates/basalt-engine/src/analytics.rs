@@ -7,7 +7,7 @@ use basalt_core::{ErrorCode, ParseError, Result};
 use basalt_store::FindSpec;
 use serde_json::Value;
 
-use crate::aggregate::{distinct, parse_pipeline, run};
+use crate::aggregate::{distinct, parse_pipeline, run, where_for_schema};
 use crate::output::to_json;
 use crate::{AuthContext, Engine};
 
@@ -44,9 +44,22 @@ impl Engine {
             return Ok(distinct(&field, &docs));
         }
         let pipeline = parse_pipeline(&stages)?;
-        let filter_json = pipeline.leading_match.clone().unwrap_or(Value::Null);
-        let docs = self.matching_docs(class, &filter_json).await?;
+        if let Some(e) = pipeline.error() {
+            return Err(e.clone().into());
+        }
+        let where_ = match &pipeline.leading_match {
+            Some(m) => self.where_for_class(class, m),
+            None => Value::Null,
+        };
+        let docs = self.matching_docs(class, &where_).await?;
         Ok(run(&pipeline, docs)?)
+    }
+
+    /// A leading `$match` as a `where` the store can compile: on the class's Pointer and Date
+    /// fields, an objectId or an ISO string becomes the Pointer or Date it stands for.
+    fn where_for_class(&self, class: &str, m: &Value) -> Value {
+        let schema = self.schemas.snapshot().get(class).cloned();
+        where_for_schema(m, &|field| schema.as_ref()?.field_type(field).cloned())
     }
 
     async fn matching_docs(
