@@ -84,7 +84,8 @@ pub struct ServeArgs {
     #[arg(long, env = "PARSE_SERVER_DOT_NET_KEY")]
     pub dotnet_key: Option<String>,
 
-    /// Public URL of the API, used in Location headers [default: http://LISTEN/MOUNT].
+    /// Public URL of the API, used in Location headers and file URLs
+    /// [default: http://LISTEN/MOUNT]. PARSE_SERVER_SERVER_URL is read too.
     #[arg(long, env = "PARSE_SERVER_URL")]
     pub server_url: Option<String>,
 

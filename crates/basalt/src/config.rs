@@ -282,7 +282,15 @@ impl Config {
                 .map(Secret),
             master_key_ips,
             client_keys,
-            server_url: args.server_url.or(file.server_url),
+            // Parse's CLI reads PARSE_SERVER_URL; some deployments spell it PARSE_SERVER_SERVER_URL.
+            server_url: args
+                .server_url
+                .or_else(|| {
+                    std::env::var("PARSE_SERVER_SERVER_URL")
+                        .ok()
+                        .filter(|s| !s.is_empty())
+                })
+                .or(file.server_url),
             allow_client_class_creation: args
                 .allow_client_class_creation
                 .or(file.allow_client_class_creation)
