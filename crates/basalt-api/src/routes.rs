@@ -2,10 +2,14 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use std::convert::Infallible;
+
 use axum::Router;
 use axum::extract::Request;
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode};
+use axum::response::Response;
 use axum::routing::{get, post};
+use tower::{Layer as _, Service};
 use tower_http::cors::{Any, CorsLayer};
 use tower_http::request_id::{
     MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
@@ -30,35 +34,40 @@ impl MakeRequestId for Sequential {
     }
 }
 
-fn api_routes() -> Router<AppState> {
+fn api_routes(mount: &str) -> Router<AppState> {
+    // Full paths rather than `nest`: one router, no prefix-stripping layer per request.
+    let at = |path: &str| format!("{mount}{path}");
     Router::new()
-        .route("/health", get(server::health))
-        .route("/serverInfo", get(server::server_info))
-        .route("/classes/{class}", get(classes::find).post(classes::create))
+        .route(&at("/health"), get(server::health))
+        .route(&at("/serverInfo"), get(server::server_info))
         .route(
-            "/classes/{class}/{id}",
+            &at("/classes/{class}"),
+            get(classes::find).post(classes::create),
+        )
+        .route(
+            &at("/classes/{class}/{id}"),
             get(classes::get)
                 .put(classes::update)
                 .delete(classes::delete),
         )
-        .route("/batch", post(batch::batch))
+        .route(&at("/batch"), post(batch::batch))
         .route(
-            "/schemas",
+            &at("/schemas"),
             get(schemas::all).post(schemas::create_from_body),
         )
         .route(
-            "/schemas/",
+            &at("/schemas/"),
             get(schemas::all).post(schemas::create_from_body),
         )
-        .route("/purge/{class}", axum::routing::delete(schemas::purge))
+        .route(&at("/purge/{class}"), axum::routing::delete(schemas::purge))
         .route(
-            "/schemas/{class}",
+            &at("/schemas/{class}"),
             get(schemas::one)
                 .post(schemas::create)
                 .put(schemas::update)
                 .delete(schemas::delete),
         )
-        .route("/aggregate/{class}", get(aggregate::aggregate))
+        .route(&at("/aggregate/{class}"), get(aggregate::aggregate))
 }
 
 async fn not_found() -> ApiError {
@@ -68,20 +77,20 @@ async fn not_found() -> ApiError {
     ))
 }
 
-/// The service to serve: routes under the mount path, wrapped in the tunnelling rewrite, request
-/// ids, tracing, timeout and CORS. The rewrite wraps the routed service (an outer router whose
-/// only route is the fallback), so it runs before routing.
-pub fn app(state: AppState) -> Router {
+/// The service to serve: the routes with request ids, tracing, timeout and CORS, wrapped in the
+/// tunnelling rewrite. The rewrite wraps the router itself (not a route layer), so a tunnelled
+/// method is in place before routing.
+pub fn app(
+    state: AppState,
+) -> impl Service<Request, Response = Response, Error = Infallible, Future: Send>
++ Clone
++ Send
++ Sync
++ 'static {
     let x_request_id = HeaderName::from_static("x-request-id");
     let mount = state.config.mount_path.clone();
     let limit = BodyLimit(state.config.max_body_bytes);
     let timeout = state.config.request_timeout;
-    let api = api_routes().fallback(not_found).with_state(state);
-    let routed = if mount.is_empty() || mount == "/" {
-        api
-    } else {
-        Router::new().nest(&mount, api)
-    };
     let cors = CorsLayer::new()
         .allow_origin(Any)
         .allow_methods([
@@ -93,9 +102,9 @@ pub fn app(state: AppState) -> Router {
         ])
         .allow_headers(Any)
         .expose_headers(Any);
-    Router::new()
-        .fallback_service(routed)
-        .layer(axum::middleware::from_fn_with_state(limit, tunnel))
+    let routes = api_routes(&mount)
+        .fallback(not_found)
+        .with_state(state)
         .layer(TimeoutLayer::with_status_code(
             StatusCode::GATEWAY_TIMEOUT,
             timeout,
@@ -110,5 +119,6 @@ pub fn app(state: AppState) -> Router {
         }))
         .layer(PropagateRequestIdLayer::new(x_request_id.clone()))
         .layer(SetRequestIdLayer::new(x_request_id, Sequential::default()))
-        .layer(cors)
+        .layer(cors);
+    axum::middleware::from_fn_with_state(limit, tunnel).layer(routes)
 }

@@ -10,6 +10,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::Context as _;
+use axum::ServiceExt as _;
 use basalt_api::{ApiConfig, ApiKeys, AppState};
 use basalt_engine::{Engine, EngineConfig};
 use clap::Parser as _;

@@ -52,8 +52,7 @@ fn index_sql_name(class: &str, name: &str) -> String {
 }
 
 /// Saves the schema, creates the class table if needed and brings its indexes in line.
-pub(super) fn save(conn: &mut Connection, schema: &ClassSchema) -> StoreResult<()> {
-    let tx = conn.transaction().map_err(backend)?;
+pub(super) fn save(tx: &Connection, schema: &ClassSchema) -> StoreResult<()> {
     let table = table_name(&schema.class_name);
     tx.execute_batch(&format!(
         "CREATE TABLE IF NOT EXISTS {table} (
@@ -72,11 +71,11 @@ pub(super) fn save(conn: &mut Connection, schema: &ClassSchema) -> StoreResult<(
         params![schema.class_name, schema.to_json().to_string()],
     )
     .map_err(backend)?;
-    sync_indexes(&tx, schema)?;
-    tx.commit().map_err(backend)
+    sync_indexes(tx, schema)?;
+    Ok(())
 }
 
-fn sync_indexes(tx: &rusqlite::Transaction<'_>, schema: &ClassSchema) -> StoreResult<()> {
+fn sync_indexes(tx: &Connection, schema: &ClassSchema) -> StoreResult<()> {
     let class = &schema.class_name;
     let prefix = format!("ix_{class}_");
     let existing: Vec<String> = {
@@ -126,8 +125,7 @@ fn sync_indexes(tx: &rusqlite::Transaction<'_>, schema: &ClassSchema) -> StoreRe
 }
 
 /// Removes a field from every object of the class.
-pub(super) fn delete_field(conn: &mut Connection, class: &str, field: &str) -> StoreResult<()> {
-    let tx = conn.transaction().map_err(backend)?;
+pub(super) fn delete_field(tx: &Connection, class: &str, field: &str) -> StoreResult<()> {
     let path = format!("$.\"{}\"", field.replace('"', ""));
     tx.execute(
         &format!(
@@ -142,22 +140,20 @@ pub(super) fn delete_field(conn: &mut Connection, class: &str, field: &str) -> S
         [class, field],
     )
     .map_err(backend)?;
-    tx.commit().map_err(backend)
+    Ok(())
 }
 
 /// Deletes every object of the class.
-pub(super) fn purge(conn: &mut Connection, class: &str) -> StoreResult<()> {
-    let tx = conn.transaction().map_err(backend)?;
+pub(super) fn purge(tx: &Connection, class: &str) -> StoreResult<()> {
     tx.execute_batch(&format!("DELETE FROM {}", table_name(class)))
         .map_err(backend)?;
     tx.execute("DELETE FROM _basalt_join WHERE owner_class = ?1", [class])
         .map_err(backend)?;
-    tx.commit().map_err(backend)
+    Ok(())
 }
 
 /// Drops the class's table, relation links and schema.
-pub(super) fn delete_class(conn: &mut Connection, class: &str) -> StoreResult<()> {
-    let tx = conn.transaction().map_err(backend)?;
+pub(super) fn delete_class(tx: &Connection, class: &str) -> StoreResult<()> {
     let exists: Option<String> = tx
         .query_row(
             "SELECT class_name FROM _basalt_schema WHERE class_name = ?1",
@@ -175,5 +171,5 @@ pub(super) fn delete_class(conn: &mut Connection, class: &str) -> StoreResult<()
         .map_err(backend)?;
     tx.execute("DELETE FROM _basalt_schema WHERE class_name = ?1", [class])
         .map_err(backend)?;
-    tx.commit().map_err(backend)
+    Ok(())
 }

@@ -3,7 +3,7 @@
 
 use basalt_core::ops::{Applying, apply_patch};
 use basalt_core::value::Document;
-use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::Value;
 
 use super::{backend, table_name};
@@ -42,7 +42,7 @@ fn map_insert_error(e: rusqlite::Error) -> StoreError {
 }
 
 fn change_relations(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     class: &str,
     owner: &str,
     changes: &[RelationChange],
@@ -72,7 +72,7 @@ fn change_relations(
 }
 
 fn create(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     class: &str,
     object: &StoredObject,
     relations: &[RelationChange],
@@ -113,7 +113,7 @@ fn write_acl(writers: Option<&[String]>, first: usize) -> (String, Vec<String>) 
 }
 
 fn update(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     class: &str,
     object_id: &str,
     patch: &basalt_core::ops::Patch,
@@ -166,7 +166,7 @@ fn update(
 }
 
 fn delete(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     class: &str,
     object_id: &str,
     writers: Option<&[String]>,
@@ -195,11 +195,21 @@ fn table_missing(e: &StoreError) -> bool {
 }
 
 /// Applies the writes in one transaction; the first failure rolls everything back.
+/// A failed write and its index in the batch.
+pub(super) struct Failed(pub usize, pub StoreError);
+
+impl From<StoreError> for Failed {
+    fn from(e: StoreError) -> Self {
+        Failed(0, e)
+    }
+}
+
+/// Applies the writes on a connection inside a transaction (or savepoint) the caller owns; the
+/// caller rolls back on the first failure.
 pub(super) fn apply(
-    conn: &mut Connection,
-    writes: Vec<Write>,
+    tx: &Connection,
+    writes: &[Write],
 ) -> Result<Vec<WriteOutcome>, (usize, StoreError)> {
-    let tx = conn.transaction().map_err(|e| (0, backend(e)))?;
     let mut out = Vec::with_capacity(writes.len());
     for (i, w) in writes.iter().enumerate() {
         let result = match w {
@@ -207,7 +217,7 @@ pub(super) fn apply(
                 class,
                 object,
                 relations,
-            } => create(&tx, class, object, relations),
+            } => create(tx, class, object, relations),
             Write::Update {
                 class,
                 object_id,
@@ -216,7 +226,7 @@ pub(super) fn apply(
                 relations,
                 writers,
             } => update(
-                &tx,
+                tx,
                 class,
                 object_id,
                 patch,
@@ -228,7 +238,7 @@ pub(super) fn apply(
                 class,
                 object_id,
                 writers,
-            } => delete(&tx, class, object_id, writers.as_deref()),
+            } => delete(tx, class, object_id, writers.as_deref()),
         };
         match result {
             Ok(o) => out.push(o),
@@ -239,7 +249,5 @@ pub(super) fn apply(
             Err(e) => return Err((i, e)),
         }
     }
-    tx.commit()
-        .map_err(|e| (writes.len().saturating_sub(1), backend(e)))?;
     Ok(out)
 }
