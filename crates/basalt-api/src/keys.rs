@@ -6,7 +6,6 @@ use std::net::{IpAddr, SocketAddr};
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::HeaderMap;
 use axum::http::request::Parts;
-use basalt_core::{ErrorCode, ParseError};
 use basalt_engine::AuthContext;
 
 use crate::AppState;
@@ -136,12 +135,6 @@ pub(crate) fn authenticate(
             return Err(ApiError::Unauthorized);
         }
     }
-    if header(headers, "x-parse-session-token").is_some_and(|t| !t.is_empty()) && !auth.master {
-        // No session store yet: every token is unknown, which Parse answers with 209.
-        return Err(
-            ParseError::new(ErrorCode::InvalidSessionToken, "Invalid session token").into(),
-        );
-    }
     Ok(auth)
 }
 
@@ -159,7 +152,14 @@ impl FromRequestParts<AppState> for Caller {
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
             .map(|c| c.0.ip());
-        authenticate(&state.keys, &parts.headers, peer).map(Caller)
+        let auth = authenticate(&state.keys, &parts.headers, peer)?;
+        // The master key acts as itself whatever session token comes with it, as in Parse.
+        match header(&parts.headers, "x-parse-session-token").filter(|t| !t.is_empty()) {
+            Some(token) if !auth.master => {
+                Ok(Caller(state.engine.authenticate(auth, token).await?))
+            }
+            _ => Ok(Caller(auth)),
+        }
     }
 }
 

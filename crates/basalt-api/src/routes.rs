@@ -17,7 +17,7 @@ use tower_http::request_id::{
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
-use crate::rest::{aggregate, batch, classes, schemas, server};
+use crate::rest::{aggregate, batch, classes, schemas, server, users};
 use crate::tunnel::{BodyLimit, tunnel};
 use crate::{ApiError, AppState};
 
@@ -68,6 +68,31 @@ fn api_routes(mount: &str) -> Router<AppState> {
                 .delete(schemas::delete),
         )
         .route(&at("/aggregate/{class}"), get(aggregate::aggregate))
+        .route(&at("/users/me"), get(users::me))
+        .route(&at("/sessions/me"), get(users::session_me))
+        .route(&at("/login"), get(users::login).post(users::login))
+        .route(&at("/logout"), post(users::logout))
+        .route(
+            &at("/verifyPassword"),
+            get(users::verify_password).post(users::verify_password),
+        )
+        .route(
+            &at("/upgradeToRevocableSession"),
+            post(users::upgrade_session),
+        )
+        .route(
+            &at("/requestPasswordReset"),
+            post(users::email_not_configured),
+        )
+        .route(
+            &at("/verificationEmailRequest"),
+            post(users::email_not_configured),
+        )
+        .route(&at("/{resource}"), get(users::find).post(users::create))
+        .route(
+            &at("/{resource}/{id}"),
+            get(users::get).put(users::update).delete(users::delete),
+        )
 }
 
 async fn not_found() -> ApiError {

@@ -135,12 +135,16 @@ impl Engine {
             Read(BatchOp),
         }
         let mut writes: Vec<Write> = Vec::new();
+        let mut afters = Vec::new();
+        let mut extra_writes: Vec<usize> = Vec::new();
         let mut slots = Vec::with_capacity(ops.len());
         for op in ops {
             match op {
                 BatchOp::Create { class, body } => {
-                    let (w, created) = self.plan_create(auth, &class, body).await?;
-                    writes.push(w);
+                    let (ws, created) = self.plan_create(auth, &class, body).await?;
+                    // A sign-up also writes its session; only the first write answers.
+                    extra_writes.push(ws.len().saturating_sub(1));
+                    writes.extend(ws);
                     slots.push(Slot::Write(Some(created)));
                 }
                 BatchOp::Update {
@@ -148,23 +152,42 @@ impl Engine {
                     object_id,
                     body,
                 } => {
-                    writes.push(self.plan_update(auth, &class, &object_id, body).await?);
+                    let (w, after) = self.plan_update(auth, &class, &object_id, body).await?;
+                    writes.push(w);
+                    afters.push(after);
+                    extra_writes.push(0);
                     slots.push(Slot::Write(None));
                 }
                 BatchOp::Delete { class, object_id } => {
-                    writes.push(self.plan_delete(auth, &class, &object_id)?);
+                    let (w, after) = self.plan_delete(auth, &class, &object_id).await?;
+                    writes.push(w);
+                    afters.push(after);
+                    extra_writes.push(0);
                     slots.push(Slot::Write(None));
                 }
                 read @ (BatchOp::Get { .. } | BatchOp::Find { .. }) => slots.push(Slot::Read(read)),
             }
         }
         let outcomes = self.commit(writes).await.map_err(|(_, e)| e)?;
+        for after in afters {
+            self.after_commit(after).await?;
+        }
+        let mut extra_writes = extra_writes.into_iter();
         let mut outcomes = outcomes.into_iter();
         let mut out = Vec::with_capacity(slots.len());
         for slot in slots {
             out.push(match slot {
                 Slot::Read(op) => self.run_one(auth, op).await?,
-                Slot::Write(created) => match (outcomes.next(), created) {
+                Slot::Write(created) => match (
+                    {
+                        let first = outcomes.next();
+                        for _ in 0..extra_writes.next().unwrap_or(0) {
+                            outcomes.next();
+                        }
+                        first
+                    },
+                    created,
+                ) {
                     (Some(WriteOutcome::Created), Some(c)) => BatchOutcome::Created(c),
                     (Some(WriteOutcome::Updated { echoed, object }), _) => {
                         BatchOutcome::Updated(Updated {

@@ -7,17 +7,21 @@ mod analytics;
 mod auth;
 mod batch;
 mod classes;
+mod clp;
 mod output;
 mod read;
 mod schema_cache;
+mod users;
 mod validate;
 mod write;
 
+use std::time::Duration;
+
 use std::sync::Arc;
 
-use basalt_store::Store;
+use basalt_store::{Case, Store};
 
-pub use auth::AuthContext;
+pub use auth::{AuthContext, UserSession};
 pub use batch::{BatchOp, BatchOutcome};
 pub use read::{FindRequest, FindResult, GetRequest};
 pub use write::{Created, Updated};
@@ -38,6 +42,8 @@ pub struct EngineConfig {
     /// Base of file URLs (`{serverURL}/files/{appId}`): File values are returned with
     /// `url = base/name`, as Parse's files controller rewrites them.
     pub file_url_base: Option<String>,
+    /// How long a session lasts after log-in or sign-up.
+    pub session_length: Duration,
 }
 
 impl Default for EngineConfig {
@@ -48,6 +54,7 @@ impl Default for EngineConfig {
             max_limit: 10_000,
             batch_request_limit: 1_000,
             file_url_base: None,
+            session_length: Duration::from_secs(365 * 24 * 3600),
         }
     }
 }
@@ -56,6 +63,7 @@ impl Default for EngineConfig {
 pub struct Engine {
     store: Arc<dyn Store>,
     schemas: SchemaCache,
+    sessions: users::sessions::SessionCache,
     config: EngineConfig,
 }
 
@@ -63,16 +71,28 @@ impl Engine {
     /// Builds an engine over a store, loading every class schema.
     pub async fn new(store: Arc<dyn Store>, config: EngineConfig) -> anyhow::Result<Engine> {
         let schemas = SchemaCache::load(store.as_ref()).await?;
-        // Parse creates the user and role classes on start; clients expect to see them.
-        for class in ["_User", "_Role"] {
+        // Parse creates the user, role and session classes on start; clients expect them.
+        for class in ["_User", "_Role", "_Session"] {
             schemas
                 .ensure_fields(store.as_ref(), class, &[])
                 .await
                 .map_err(|e| anyhow::anyhow!("creating {class}: {e}"))?;
         }
+        for (class, field, case) in [
+            ("_User", "username", Case::Insensitive),
+            ("_User", "email", Case::Insensitive),
+            ("_Role", "name", Case::Sensitive),
+            ("_Session", "sessionToken", Case::Sensitive),
+        ] {
+            store
+                .ensure_unique(class, field, case)
+                .await
+                .map_err(|e| anyhow::anyhow!("indexing {class}.{field}: {e}"))?;
+        }
         Ok(Engine {
             store,
             schemas,
+            sessions: users::sessions::SessionCache::default(),
             config,
         })
     }

@@ -117,3 +117,64 @@ pub(crate) fn exclude_keys(doc: &mut Document, keys: &PathTree) {
         }
     }
 }
+
+/// Removes what the caller may not see: hidden fields (names starting with `_`), other users'
+/// e-mail and authData, session tokens of sessions other than the caller's own (stored tokens
+/// are hashes; the caller's own token is put back).
+pub(crate) fn sanitize(class: &str, doc: &mut Document, auth: &crate::AuthContext) {
+    doc.retain(|k, _| !k.starts_with('_') || k == "__type");
+    match class {
+        "_User" => {
+            let own = auth
+                .user_id()
+                .is_some_and(|me| doc.get("objectId").and_then(Value::as_str) == Some(me));
+            if !own && !auth.reads_all() {
+                doc.remove("email");
+                doc.remove("authData");
+            }
+        }
+        "_Session" => {
+            let current = auth.user.as_ref().filter(|u| {
+                doc.get("objectId").and_then(Value::as_str) == Some(u.session_id.as_str())
+            });
+            match current {
+                Some(u) => {
+                    doc.insert(
+                        "sessionToken".into(),
+                        Value::String(u.session_token.clone()),
+                    );
+                }
+                None => {
+                    doc.remove("sessionToken");
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The fields the class's `protectedFields` hide from this caller: the intersection of the
+/// lists of every entry that applies to it (`*`, its user id, its roles).
+pub(crate) fn protected_fields(schema: &ClassSchema, auth: &crate::AuthContext) -> Vec<String> {
+    if auth.reads_all() {
+        return vec![];
+    }
+    let Some(entries) = schema.clp.get("protectedFields").and_then(Value::as_object) else {
+        return vec![];
+    };
+    let mut result: Option<Vec<String>> = None;
+    for id in auth.acl_ids() {
+        if let Some(list) = entries.get(&id).and_then(Value::as_array) {
+            let fields: Vec<String> = list
+                .iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect();
+            result = Some(match result {
+                None => fields,
+                Some(prev) => prev.into_iter().filter(|f| fields.contains(f)).collect(),
+            });
+        }
+    }
+    result.unwrap_or_default()
+}

@@ -10,9 +10,17 @@ use basalt_core::{ErrorCode, ParseError, Result};
 use basalt_store::{Direction, FindSpec};
 use serde_json::Value;
 
-use crate::output::{PathTree, exclude_keys, select_keys, to_json};
+use crate::clp::Action;
+use crate::output::{PathTree, exclude_keys, protected_fields, sanitize, select_keys, to_json};
 use crate::write::not_found;
 use crate::{AuthContext, Engine};
+
+/// How results are shaped after they are read: `include`, `keys`, `excludeKeys`.
+struct Shape<'a> {
+    include: Option<&'a str>,
+    keys: Option<&'a str>,
+    exclude: Option<&'a str>,
+}
 
 /// A find, as the REST query parameters give it.
 #[derive(Debug, Clone, Default)]
@@ -123,6 +131,16 @@ impl Engine {
             Some(s) => usize::try_from(s).unwrap_or(usize::MAX),
         };
         let limit = self.limit(req.limit)?;
+        let grant = self.check_clp(
+            auth,
+            class,
+            if req.count && req.limit == Some(0) {
+                Action::Count
+            } else {
+                Action::Find
+            },
+        )?;
+        let filter = Self::restrict(filter, auth, &grant);
         let schemas = self.schemas.snapshot();
         let count = if req.count {
             Some(
@@ -154,11 +172,14 @@ impl Engine {
             .collect();
         self.finish(
             auth,
+            class,
             &schemas,
             &mut results,
-            req.include.as_deref(),
-            req.keys.as_deref(),
-            req.exclude_keys.as_deref(),
+            Shape {
+                include: req.include.as_deref(),
+                keys: req.keys.as_deref(),
+                exclude: req.exclude_keys.as_deref(),
+            },
         )
         .await?;
         Ok(FindResult { results, count })
@@ -168,6 +189,8 @@ impl Engine {
     pub async fn count(&self, auth: &AuthContext, class: &str, where_: &Value) -> Result<u64> {
         validate_class_name(class)?;
         let filter = parse_where(where_)?;
+        let grant = self.check_clp(auth, class, Action::Count)?;
+        let filter = Self::restrict(filter, auth, &grant);
         let schemas = self.schemas.snapshot();
         Ok(self
             .store
@@ -184,11 +207,13 @@ impl Engine {
         req: GetRequest,
     ) -> Result<Document> {
         validate_class_name(class)?;
+        let grant = self.check_clp(auth, class, Action::Get)?;
         let schemas = self.schemas.snapshot();
         let filter = Filter::Field(
             FieldPath::parse("objectId"),
             Condition::Eq(Value::String(object_id.to_owned())),
         );
+        let filter = Self::restrict(filter, auth, &grant);
         let spec = FindSpec {
             filter,
             order: vec![],
@@ -207,11 +232,14 @@ impl Engine {
         }
         self.finish(
             auth,
+            class,
             &schemas,
             &mut results,
-            req.include.as_deref(),
-            req.keys.as_deref(),
-            req.exclude_keys.as_deref(),
+            Shape {
+                include: req.include.as_deref(),
+                keys: req.keys.as_deref(),
+                exclude: req.exclude_keys.as_deref(),
+            },
         )
         .await?;
         results.pop().ok_or_else(not_found)
@@ -220,18 +248,23 @@ impl Engine {
     async fn finish(
         &self,
         auth: &AuthContext,
+        class: &str,
         schemas: &SchemaMap,
         results: &mut [Document],
-        include: Option<&str>,
-        keys: Option<&str>,
-        exclude: Option<&str>,
+        shape: Shape<'_>,
     ) -> Result<()> {
+        let Shape {
+            include,
+            keys,
+            exclude,
+        } = shape;
         if let Some(inc) = include {
             let tree = PathTree::parse(inc);
             if !tree.is_empty() {
                 self.include(auth, schemas, results, &tree).await?;
             }
         }
+        hide(class, schemas, results, auth);
         if let Some(k) = keys {
             let tree = PathTree::parse(k);
             if !tree.is_empty() {
@@ -294,6 +327,7 @@ impl Engine {
                 if !sub.is_empty() {
                     Box::pin(self.include(auth, schemas, &mut objects, &sub)).await?;
                 }
+                hide(&class, schemas, &mut objects, auth);
                 for mut o in objects {
                     let id = o
                         .get("objectId")
@@ -312,6 +346,20 @@ impl Engine {
             }
         }
         Ok(())
+    }
+}
+
+/// Applies `sanitize` and the class's protected fields to objects about to be returned.
+fn hide(class: &str, schemas: &SchemaMap, docs: &mut [Document], auth: &AuthContext) {
+    let protected = schemas
+        .get(class)
+        .map(|s| protected_fields(s, auth))
+        .unwrap_or_default();
+    for d in docs.iter_mut() {
+        sanitize(class, d, auth);
+        for f in &protected {
+            d.remove(f);
+        }
     }
 }
 

@@ -10,6 +10,7 @@ use basalt_core::{Error, ErrorCode, ParseError, Result};
 use basalt_store::{RelationChange, StoreError, StoredObject, Write, WriteOutcome};
 use serde_json::Value;
 
+use crate::clp::Action;
 use crate::validate::check_patch;
 use crate::{AuthContext, Engine};
 
@@ -22,6 +23,15 @@ pub struct Created {
     pub created_at: String,
     /// Fields the server filled in (schema defaults), which Parse returns with the create.
     pub filled: Document,
+}
+
+/// Fields and identity the engine sets on a create besides the client's body.
+#[derive(Debug, Default)]
+pub(crate) struct Internal {
+    /// The object id to use (generated when None).
+    pub object_id: Option<String>,
+    /// Hidden fields (`_hashed_password`…) stored with the object, outside the schema.
+    pub fields: Document,
 }
 
 /// What an update returns.
@@ -101,15 +111,49 @@ impl Engine {
         Ok(())
     }
 
-    /// Validates a create and evolves the schema for it; returns the write to commit.
+    /// Validates a create (with the class's own rules: sign-up for `_User`, names for `_Role`)
+    /// and evolves the schema for it; returns the writes to commit together.
     pub(crate) async fn plan_create(
         &self,
         auth: &AuthContext,
         class: &str,
-        mut body: Document,
-    ) -> Result<(Write, Created)> {
+        body: Document,
+    ) -> Result<(Vec<Write>, Created)> {
         forbid_read_only(auth, "create")?;
         self.check_class_writable(auth, class)?;
+        self.check_clp(auth, class, Action::Create)?;
+        match class {
+            "_User" => self.plan_signup(auth, body).await,
+            "_Session" if !auth.master => Err(ParseError::new(
+                ErrorCode::OperationForbidden,
+                "Sessions can only be created by signing up or logging in.",
+            )
+            .into()),
+            "_Role" => {
+                crate::users::check_new_role(&body)?;
+                self.sessions.clear();
+                let (w, c) = self
+                    .plan_create_with(auth, class, body, Internal::default())
+                    .await?;
+                Ok((vec![w], c))
+            }
+            _ => {
+                let (w, c) = self
+                    .plan_create_with(auth, class, body, Internal::default())
+                    .await?;
+                Ok((vec![w], c))
+            }
+        }
+    }
+
+    /// The create itself: checks, schema evolution, operators, defaults.
+    pub(crate) async fn plan_create_with(
+        &self,
+        auth: &AuthContext,
+        class: &str,
+        mut body: Document,
+        internal: Internal,
+    ) -> Result<(Write, Created)> {
         if body.contains_key("objectId") {
             return Err(ParseError::new(
                 ErrorCode::InvalidKeyName,
@@ -122,6 +166,9 @@ impl Engine {
         let patch = decode_patch(body)?;
         let existing = self.schemas.get(class);
         let new_fields = check_patch(class, existing.as_deref(), &patch)?;
+        if !new_fields.is_empty() && existing.is_some() {
+            self.check_clp(auth, class, Action::AddField)?;
+        }
         let schema = self
             .schemas
             .ensure_fields(self.store.as_ref(), class, &new_fields)
@@ -129,9 +176,10 @@ impl Engine {
         let mut fields = Document::new();
         apply_patch(&mut fields, &patch, Applying::Create)?;
         let filled = check_required(&schema, &mut fields)?;
+        fields.extend(internal.fields);
         let now = now_iso();
         let object = StoredObject {
-            object_id: new_object_id(),
+            object_id: internal.object_id.unwrap_or_else(new_object_id),
             created_at: now.clone(),
             updated_at: now,
             fields,
@@ -149,19 +197,23 @@ impl Engine {
         Ok((write, created))
     }
 
-    /// Validates an update and evolves the schema for it; returns the write to commit.
+    /// Validates an update (with the class's own rules) and evolves the schema for it; returns
+    /// the write and what to do once it is committed.
     pub(crate) async fn plan_update(
         &self,
         auth: &AuthContext,
         class: &str,
         object_id: &str,
         mut body: Document,
-    ) -> Result<Write> {
+    ) -> Result<(Write, AfterCommit)> {
         forbid_read_only(auth, "update")?;
         validate_class_name(class)?;
         if self.schemas.get(class).is_none() {
             return Err(not_found());
         }
+        let grant = self.check_clp(auth, class, Action::Update)?;
+        self.check_pointer_permission(auth, class, object_id, &grant)
+            .await?;
         match body.remove("objectId") {
             Some(Value::String(id)) if id == object_id => {}
             None => {}
@@ -175,57 +227,117 @@ impl Engine {
         }
         body.remove("createdAt");
         body.remove("updatedAt");
-        let patch = decode_patch(body)?;
+        let (internal, after) = match class {
+            "_User" => self.prepare_user_update(auth, object_id, &mut body).await?,
+            "_Role" => {
+                crate::users::check_role_update(&body)?;
+                (Document::new(), AfterCommit::ClearSessionCache)
+            }
+            "_Session" => (Document::new(), AfterCommit::ClearSessionCache),
+            _ => (Document::new(), AfterCommit::Nothing),
+        };
+        let mut patch = decode_patch(body)?;
         let existing = self.schemas.get(class);
         let new_fields = check_patch(class, existing.as_deref(), &patch)?;
+        if !new_fields.is_empty() {
+            self.check_clp(auth, class, Action::AddField)?;
+        }
         self.schemas
             .ensure_fields(self.store.as_ref(), class, &new_fields)
             .await?;
+        for (field, value) in internal {
+            patch.changes.push(basalt_core::ops::FieldChange {
+                field,
+                sub: vec![],
+                op: Op::Set(value),
+            });
+        }
         let relations = relation_changes(&patch);
-        Ok(Write::Update {
+        let write = Write::Update {
             class: class.to_owned(),
             object_id: object_id.to_owned(),
             patch,
             updated_at: now_iso(),
             relations,
             writers: auth.writers(),
-        })
+        };
+        Ok((write, after))
     }
 
-    /// Checks a delete; returns the write to commit.
-    pub(crate) fn plan_delete(
+    /// Checks a delete; returns the write and what to do once it is committed.
+    pub(crate) async fn plan_delete(
         &self,
         auth: &AuthContext,
         class: &str,
         object_id: &str,
-    ) -> Result<Write> {
+    ) -> Result<(Write, AfterCommit)> {
         forbid_read_only(auth, "delete")?;
         validate_class_name(class)?;
         if self.schemas.get(class).is_none() {
             return Err(not_found());
         }
-        Ok(Write::Delete {
+        let grant = self.check_clp(auth, class, Action::Delete)?;
+        self.check_pointer_permission(auth, class, object_id, &grant)
+            .await?;
+        let after = match class {
+            "_User" => {
+                if !auth.master && auth.user_id() != Some(object_id) {
+                    return Err(not_found());
+                }
+                AfterCommit::RevokeSessions {
+                    user_id: object_id.to_owned(),
+                    keep: None,
+                }
+            }
+            "_Role" | "_Session" => AfterCommit::ClearSessionCache,
+            _ => AfterCommit::Nothing,
+        };
+        let write = Write::Delete {
             class: class.to_owned(),
             object_id: object_id.to_owned(),
             writers: auth.writers(),
-        })
+        };
+        Ok((write, after))
     }
 
-    /// Commits writes in one transaction.
+    /// Carries out what a committed write calls for.
+    pub(crate) async fn after_commit(&self, after: AfterCommit) -> Result<()> {
+        match after {
+            AfterCommit::Nothing => Ok(()),
+            AfterCommit::ClearSessionCache => {
+                self.sessions.clear();
+                Ok(())
+            }
+            AfterCommit::RevokeSessions { user_id, keep } => {
+                self.revoke_sessions(&user_id, keep.as_deref()).await
+            }
+        }
+    }
+
+    /// Commits writes in one transaction. A unique-field violation becomes the error Parse
+    /// gives for that class and field (202/203 for user names and e-mails).
     pub(crate) async fn commit(
         &self,
         writes: Vec<Write>,
     ) -> std::result::Result<Vec<WriteOutcome>, (usize, Error)> {
-        self.store
-            .write(writes)
-            .await
-            .map_err(|(i, e)| (i, store_error(e)))
+        let classes: Vec<String> = writes
+            .iter()
+            .map(|w| match w {
+                Write::Create { class, .. }
+                | Write::Update { class, .. }
+                | Write::Delete { class, .. } => class.clone(),
+            })
+            .collect();
+        self.store.write(writes).await.map_err(|(i, e)| {
+            let class = classes.get(i).map_or("", String::as_str);
+            (i, duplicate_or_store_error(class, e))
+        })
     }
 
     /// Creates an object.
     pub async fn create(&self, auth: &AuthContext, class: &str, body: Document) -> Result<Created> {
-        let (write, created) = self.plan_create(auth, class, body).await?;
-        self.commit(vec![write]).await.map_err(|(_, e)| e)?;
+        let (writes, created) = self.plan_create(auth, class, body).await?;
+        self.commit(writes).await.map_err(|(_, e)| e)?;
         Ok(created)
     }
 
@@ -237,8 +349,9 @@ impl Engine {
         object_id: &str,
         body: Document,
     ) -> Result<Updated> {
-        let write = self.plan_update(auth, class, object_id, body).await?;
+        let (write, after) = self.plan_update(auth, class, object_id, body).await?;
         let mut outcomes = self.commit(vec![write]).await.map_err(|(_, e)| e)?;
+        self.after_commit(after).await?;
         match outcomes.pop() {
             Some(WriteOutcome::Updated { echoed, object }) => Ok(Updated {
                 updated_at: object.updated_at,
@@ -252,15 +365,53 @@ impl Engine {
 
     /// Deletes an object.
     pub async fn delete(&self, auth: &AuthContext, class: &str, object_id: &str) -> Result<()> {
-        let write = self.plan_delete(auth, class, object_id)?;
+        let (write, after) = self.plan_delete(auth, class, object_id).await?;
         self.commit(vec![write]).await.map_err(|(_, e)| e)?;
-        Ok(())
+        self.after_commit(after).await
     }
+}
+
+/// Follow-up work a committed write calls for.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum AfterCommit {
+    /// None.
+    Nothing,
+    /// Cached sessions may hold stale roles or revoked sessions.
+    ClearSessionCache,
+    /// A user's sessions end (all, or all but the current one after a password change).
+    RevokeSessions {
+        /// The user.
+        user_id: String,
+        /// The session id to keep.
+        keep: Option<String>,
+    },
 }
 
 /// Parse's answer for a missing object.
 pub(crate) fn not_found() -> Error {
     ParseError::new(ErrorCode::ObjectNotFound, "Object not found.").into()
+}
+
+/// A store failure as the client sees it, with unique violations named for their field.
+fn duplicate_or_store_error(class: &str, e: StoreError) -> Error {
+    match (&e, class) {
+        (StoreError::Duplicate { field }, "_User") if field == "username" => ParseError::new(
+            ErrorCode::UsernameTaken,
+            "Account already exists for this username.",
+        )
+        .into(),
+        (StoreError::Duplicate { field }, "_User") if field == "email" => ParseError::new(
+            ErrorCode::EmailTaken,
+            "Account already exists for this email address.",
+        )
+        .into(),
+        (StoreError::Duplicate { field }, "_Role") if field == "name" => ParseError::new(
+            ErrorCode::DuplicateValue,
+            "A duplicate value for a field with unique values was provided",
+        )
+        .into(),
+        _ => store_error(e),
+    }
 }
 
 /// A store failure as the client sees it.

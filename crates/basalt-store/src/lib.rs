@@ -28,6 +28,15 @@ pub struct StoredObject {
     pub fields: Document,
 }
 
+/// Whether a unique field compares letter case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Case {
+    /// `Bob` and `bob` are the same value.
+    Insensitive,
+    /// `Bob` and `bob` are different values.
+    Sensitive,
+}
+
 /// Sort direction of one order key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Direction {
@@ -180,6 +189,9 @@ pub trait Store: Send + Sync + 'static {
     async fn save_schema(&self, schema: &ClassSchema) -> StoreResult<()>;
     /// Removes a field's values from every object of the class (and its relation links).
     async fn delete_field(&self, class: &str, field: &str) -> StoreResult<()>;
+    /// Makes a field of an existing class unique (objects without it are not constrained);
+    /// later writes that repeat a value fail with `StoreError::Duplicate { field }`.
+    async fn ensure_unique(&self, class: &str, field: &str, case: Case) -> StoreResult<()>;
     /// Deletes every object of a class (and their relation links), keeping the class.
     async fn purge(&self, class: &str) -> StoreResult<()>;
     /// Drops a class: its schema, objects and relation links.

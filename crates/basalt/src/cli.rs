@@ -109,6 +109,10 @@ pub struct ServeArgs {
     #[arg(long, env = "PARSE_SERVER_MAX_UPLOAD_SIZE")]
     pub max_upload_size: Option<String>,
 
+    /// Seconds a session lasts after sign-up or log-in [default: 31536000, one year].
+    #[arg(long, env = "PARSE_SERVER_SESSION_LENGTH")]
+    pub session_length: Option<u64>,
+
     /// Seconds a request may take before it is answered 504 [default: 30].
     #[arg(long, env = "BASALT_REQUEST_TIMEOUT")]
     pub request_timeout: Option<u64>,

@@ -52,6 +52,8 @@ struct FileConfig {
     #[serde(alias = "maxUploadSize")]
     max_upload_size: Option<String>,
     request_timeout: Option<u64>,
+    #[serde(alias = "sessionLength")]
+    session_length: Option<u64>,
     #[serde(alias = "logLevel")]
     log_level: Option<String>,
     log_format: Option<String>,
@@ -119,6 +121,8 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// Request timeout.
     pub request_timeout: Duration,
+    /// Session lifetime.
+    pub session_length: Duration,
     /// Tracing filter.
     pub log_level: String,
     /// Log format.
@@ -304,6 +308,11 @@ impl Config {
             max_body_bytes,
             request_timeout: Duration::from_secs(
                 args.request_timeout.or(file.request_timeout).unwrap_or(30),
+            ),
+            session_length: Duration::from_secs(
+                args.session_length
+                    .or(file.session_length)
+                    .unwrap_or(31_536_000),
             ),
             log_level: args
                 .log_level

@@ -83,6 +83,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
                 max_limit: config.max_limit,
                 batch_request_limit: config.batch_request_limit,
                 file_url_base: Some(format!("{server_url}/files/{}", keys.app_id)),
+                session_length: config.session_length,
             },
         )
         .await?,

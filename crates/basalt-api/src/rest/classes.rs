@@ -48,11 +48,19 @@ pub(crate) async fn create(
     Path(class): Path<String>,
     JsonObject(body): JsonObject,
 ) -> Result<Response, ApiError> {
-    let created = state.engine.create(&auth, &class, body).await?;
-    let location = format!(
-        "{}/classes/{class}/{}",
-        state.config.server_url, created.object_id
-    );
+    create_in(&state, &auth, &class, body, &format!("classes/{class}")).await
+}
+
+/// Creates an object of `class` and answers 201 with `Location: {serverURL}/{route}/{id}`.
+pub(crate) async fn create_in(
+    state: &AppState,
+    auth: &basalt_engine::AuthContext,
+    class: &str,
+    body: Map<String, Value>,
+    route: &str,
+) -> Result<Response, ApiError> {
+    let created = state.engine.create(auth, class, body).await?;
+    let location = format!("{}/{route}/{}", state.config.server_url, created.object_id);
     let mut res = (StatusCode::CREATED, Json(created_json(&created))).into_response();
     if let Ok(v) = HeaderValue::from_str(&location) {
         res.headers_mut().insert(header::LOCATION, v);

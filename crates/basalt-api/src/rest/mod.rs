@@ -5,3 +5,4 @@ pub(crate) mod batch;
 pub(crate) mod classes;
 pub(crate) mod schemas;
 pub(crate) mod server;
+pub(crate) mod users;

@@ -366,6 +366,11 @@ impl<'a> Compiler<'a> {
             // A Date inside an Object compares by its iso, as a top-level Date field does.
             part = Part::Iso;
         }
+        if let Some(FieldType::Relation(_)) = &ft
+            && let Some(sql) = self.relation_contains(class, path, cond)
+        {
+            return Ok(sql);
+        }
         Ok(match cond {
             Condition::Eq(v) => self.equals(path, v, arrays, part),
             Condition::Ne(v) => format!("NOT coalesce({}, 0)", self.equals(path, v, arrays, part)),
@@ -619,6 +624,43 @@ impl<'a> Compiler<'a> {
             return format!("{id} = {p}");
         }
         format!("{e} = {p}")
+    }
+
+    /// Equality (and `$in`/`$nin`) on a Relation field means "the relation links to this object",
+    /// as Parse's `query.equalTo('relation', object)` does.
+    fn relation_contains(
+        &mut self,
+        class: &ClassSchema,
+        path: &FieldPath,
+        cond: &Condition,
+    ) -> Option<String> {
+        let (values, negate) = match cond {
+            Condition::Eq(v) => (std::slice::from_ref(v), false),
+            Condition::In(vs) => (vs.as_slice(), false),
+            Condition::Ne(v) => (std::slice::from_ref(v), true),
+            Condition::Nin(vs) => (vs.as_slice(), true),
+            _ => return None,
+        };
+        let ids: Vec<String> = values
+            .iter()
+            .filter_map(|v| as_pointer(v).map(|(_, id)| id.to_owned()))
+            .collect();
+        if ids.len() != values.len() {
+            return None;
+        }
+        let alias = self.alias();
+        let owner = self.bind(Sql::Text(class.class_name.clone()));
+        let field = self.bind(Sql::Text(path.field.clone()));
+        let binds: Vec<String> = ids.into_iter().map(|id| self.bind(Sql::Text(id))).collect();
+        let list = if binds.is_empty() {
+            "NULL".to_owned()
+        } else {
+            binds.join(", ")
+        };
+        let sql = format!(
+            "{alias}.objectId IN (SELECT owner_id FROM _basalt_join WHERE owner_class = {owner} AND field = {field} AND related_id IN ({list}))"
+        );
+        Some(if negate { format!("NOT ({sql})") } else { sql })
     }
 
     /// ` AND <row readable by the caller>`, or nothing for callers who read everything.

@@ -250,6 +250,12 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn ensure_unique(&self, class: &str, field: &str, case: crate::Case) -> StoreResult<()> {
+        let (class, field) = (class.to_owned(), field.to_owned());
+        self.with_writer(move |c| schema::ensure_unique(c, &class, &field, case))
+            .await
+    }
+
     async fn purge(&self, class: &str) -> StoreResult<()> {
         let class = class.to_owned();
         self.with_writer(move |c| schema::purge(c, &class)).await

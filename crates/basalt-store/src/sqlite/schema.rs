@@ -143,6 +143,35 @@ pub(super) fn delete_field(tx: &Connection, class: &str, field: &str) -> StoreRe
     Ok(())
 }
 
+/// The name of the unique index on a field; `write.rs` reads the field back from it.
+pub(super) fn unique_index_name(class: &str, field: &str) -> String {
+    format!("uq_{class}__{field}")
+}
+
+/// Creates the unique index on a field if it is missing.
+pub(super) fn ensure_unique(
+    tx: &Connection,
+    class: &str,
+    field: &str,
+    case: crate::Case,
+) -> StoreResult<()> {
+    if !field.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        return Err(StoreError::Backend(anyhow::anyhow!(
+            "cannot index field {field:?}"
+        )));
+    }
+    let expr = match case {
+        crate::Case::Insensitive => format!("lower(json_extract(doc, '$.{field}'))"),
+        crate::Case::Sensitive => format!("json_extract(doc, '$.{field}')"),
+    };
+    tx.execute_batch(&format!(
+        "CREATE UNIQUE INDEX IF NOT EXISTS \"{}\" ON {} ({expr})",
+        unique_index_name(class, field),
+        table_name(class)
+    ))
+    .map_err(backend)
+}
+
 /// Deletes every object of the class.
 pub(super) fn purge(tx: &Connection, class: &str) -> StoreResult<()> {
     tx.execute_batch(&format!("DELETE FROM {}", table_name(class)))

@@ -30,13 +30,18 @@ fn encode(fields: &Document) -> StoreResult<String> {
     serde_json::to_string(fields).map_err(|e| StoreError::Backend(e.into()))
 }
 
-fn map_insert_error(e: rusqlite::Error) -> StoreError {
-    if let rusqlite::Error::SqliteFailure(f, _) = &e
+/// A constraint violation names its unique index (`uq_<Class>__<field>`) or the primary key.
+fn map_write_error(e: rusqlite::Error) -> StoreError {
+    if let rusqlite::Error::SqliteFailure(f, msg) = &e
         && f.code == rusqlite::ErrorCode::ConstraintViolation
     {
-        return StoreError::Duplicate {
-            field: "objectId".to_owned(),
-        };
+        let field = msg
+            .as_deref()
+            .filter(|m| m.contains("index 'uq_"))
+            .and_then(|m| m.rsplit("__").next())
+            .map(|rest| rest.trim_end_matches('\'').to_owned())
+            .unwrap_or_else(|| "objectId".to_owned());
+        return StoreError::Duplicate { field };
     }
     backend(e)
 }
@@ -92,7 +97,7 @@ fn create(
             wperm,
             encode(&object.fields)?
         ])
-        .map_err(map_insert_error)?;
+        .map_err(map_write_error)?;
     change_relations(tx, class, &object.object_id, relations)?;
     Ok(WriteOutcome::Created)
 }
@@ -154,7 +159,7 @@ fn update(
             wperm,
             encode(&fields)?
         ])
-        .map_err(backend)?;
+        .map_err(map_write_error)?;
     change_relations(tx, class, object_id, relations)?;
     let object = StoredObject {
         object_id: object_id.to_owned(),

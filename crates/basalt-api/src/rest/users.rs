@@ -1,0 +1,192 @@
+//! `/users`, `/login`, `/logout`, `/verifyPassword`, `/upgradeToRevocableSession`, `/sessions`
+//! and `/roles`: the identity routes. `/users`, `/sessions` and `/roles` are the classes
+//! `_User`, `_Session` and `_Role` under their own paths.
+
+use axum::Json;
+use axum::extract::{Path, RawQuery, State};
+use axum::response::Response;
+use basalt_core::{ErrorCode, ParseError};
+use serde_json::{Map, Value, json};
+
+use crate::AppState;
+use crate::error::ApiError;
+use crate::keys::Caller;
+use crate::params::{find_request, get_request, pairs};
+use crate::rest::classes::{create_in, found_json, updated_json};
+use crate::tunnel::JsonObject;
+
+/// Which class a resource path stands for.
+fn class_of(resource: &str) -> Result<&'static str, ApiError> {
+    match resource {
+        "users" => Ok("_User"),
+        "sessions" => Ok("_Session"),
+        "roles" => Ok("_Role"),
+        "installations" => Ok("_Installation"),
+        other => {
+            Err(ParseError::new(ErrorCode::InvalidJson, format!("unknown route /{other}")).into())
+        }
+    }
+}
+
+/// POST /{users|sessions|roles}: sign-up for users, a create otherwise.
+pub(crate) async fn create(
+    State(state): State<AppState>,
+    Caller(auth): Caller,
+    Path(resource): Path<String>,
+    JsonObject(body): JsonObject,
+) -> Result<Response, ApiError> {
+    let class = class_of(&resource)?;
+    create_in(&state, &auth, class, body, &resource).await
+}
+
+/// GET /{users|sessions|roles}
+pub(crate) async fn find(
+    State(state): State<AppState>,
+    Caller(auth): Caller,
+    Path(resource): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Result<Json<Value>, ApiError> {
+    let class = class_of(&resource)?;
+    let req = find_request(query.as_deref())?;
+    Ok(Json(found_json(
+        state.engine.find(&auth, class, req).await?,
+    )))
+}
+
+/// GET /{resource}/{id}
+pub(crate) async fn get(
+    State(state): State<AppState>,
+    Caller(auth): Caller,
+    Path((resource, id)): Path<(String, String)>,
+    RawQuery(query): RawQuery,
+) -> Result<Json<Value>, ApiError> {
+    let class = class_of(&resource)?;
+    let req = get_request(query.as_deref())?;
+    Ok(Json(Value::Object(
+        state.engine.get(&auth, class, &id, req).await?,
+    )))
+}
+
+/// PUT /{resource}/{id}
+pub(crate) async fn update(
+    State(state): State<AppState>,
+    Caller(auth): Caller,
+    Path((resource, id)): Path<(String, String)>,
+    JsonObject(body): JsonObject,
+) -> Result<Json<Value>, ApiError> {
+    let class = class_of(&resource)?;
+    Ok(Json(updated_json(
+        state.engine.update(&auth, class, &id, body).await?,
+    )))
+}
+
+/// DELETE /{resource}/{id}
+pub(crate) async fn delete(
+    State(state): State<AppState>,
+    Caller(auth): Caller,
+    Path((resource, id)): Path<(String, String)>,
+) -> Result<Json<Value>, ApiError> {
+    let class = class_of(&resource)?;
+    state.engine.delete(&auth, class, &id).await?;
+    Ok(Json(json!({})))
+}
+
+/// GET /users/me
+pub(crate) async fn me(
+    State(state): State<AppState>,
+    Caller(auth): Caller,
+) -> Result<Json<Value>, ApiError> {
+    Ok(Json(Value::Object(state.engine.me(&auth).await?)))
+}
+
+/// GET /sessions/me
+pub(crate) async fn session_me(
+    State(state): State<AppState>,
+    Caller(auth): Caller,
+) -> Result<Json<Value>, ApiError> {
+    Ok(Json(Value::Object(
+        state.engine.current_session(&auth).await?,
+    )))
+}
+
+/// The credentials of a log-in: from the query string (GET) or the body (POST).
+fn credentials(
+    query: Option<&str>,
+    body: &Map<String, Value>,
+) -> (Option<String>, Option<String>, Option<String>) {
+    let mut fields: Map<String, Value> = body.clone();
+    for (k, v) in pairs(query) {
+        fields.entry(k).or_insert(Value::String(v));
+    }
+    let get = |k: &str| fields.get(k).and_then(Value::as_str).map(str::to_owned);
+    (get("username"), get("email"), get("password"))
+}
+
+/// GET|POST /login
+pub(crate) async fn login(
+    State(state): State<AppState>,
+    Caller(auth): Caller,
+    RawQuery(query): RawQuery,
+    JsonObject(body): JsonObject,
+) -> Result<Json<Value>, ApiError> {
+    let (username, email, password) = credentials(query.as_deref(), &body);
+    let user = state
+        .engine
+        .login(
+            &auth,
+            username.as_deref(),
+            email.as_deref(),
+            password.as_deref(),
+        )
+        .await?;
+    Ok(Json(Value::Object(user)))
+}
+
+/// GET|POST /verifyPassword
+pub(crate) async fn verify_password(
+    State(state): State<AppState>,
+    Caller(auth): Caller,
+    RawQuery(query): RawQuery,
+    JsonObject(body): JsonObject,
+) -> Result<Json<Value>, ApiError> {
+    let (username, email, password) = credentials(query.as_deref(), &body);
+    let user = state
+        .engine
+        .verify_password(
+            &auth,
+            username.as_deref(),
+            email.as_deref(),
+            password.as_deref(),
+        )
+        .await?;
+    Ok(Json(Value::Object(user)))
+}
+
+/// POST /logout
+pub(crate) async fn logout(
+    State(state): State<AppState>,
+    Caller(auth): Caller,
+) -> Result<Json<Value>, ApiError> {
+    state.engine.logout(&auth).await?;
+    Ok(Json(json!({})))
+}
+
+/// POST /upgradeToRevocableSession
+pub(crate) async fn upgrade_session(
+    State(state): State<AppState>,
+    Caller(auth): Caller,
+) -> Result<Json<Value>, ApiError> {
+    Ok(Json(Value::Object(
+        state.engine.upgrade_session(&auth).await?,
+    )))
+}
+
+/// POST /requestPasswordReset and /verificationEmailRequest: need e-mail, which this release
+/// does not send yet.
+pub(crate) async fn email_not_configured(Caller(_auth): Caller) -> ApiError {
+    ParseError::new(
+        ErrorCode::InternalServerError,
+        "An appName, publicServerURL, and emailAdapter are required for password reset and email verification functionality.",
+    )
+    .into()
+}

@@ -1,0 +1,217 @@
+//! Sessions: created on sign-up and log-in, found by the hash of their token (tokens are never
+//! stored), cached briefly per node, revoked on log-out, deletion and password change.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use basalt_auth::token::{hash_token, new_session_token};
+use basalt_core::names::new_object_id;
+use basalt_core::query::{Condition, FieldPath, Filter};
+use basalt_core::time::{format_iso, now_iso};
+use basalt_core::value::{Document, pointer};
+use basalt_core::{ErrorCode, ParseError, Result};
+use basalt_store::{FindSpec, StoredObject, Write};
+use serde_json::{Value, json};
+
+use crate::auth::UserSession;
+use crate::{AuthContext, Engine};
+
+/// How long a resolved session is trusted before it is read again. A session revoked on another
+/// node stays usable here for at most this long.
+const SESSION_CACHE_TTL: Duration = Duration::from_secs(10);
+/// Entries kept before the cache is emptied (a bound, not an LRU).
+const SESSION_CACHE_MAX: usize = 50_000;
+
+/// Resolved sessions by token hash.
+#[derive(Default)]
+pub(crate) struct SessionCache {
+    entries: Mutex<HashMap<String, (Arc<UserSession>, Instant)>>,
+}
+
+impl SessionCache {
+    fn get(&self, hash: &str) -> Option<Arc<UserSession>> {
+        let map = self
+            .entries
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        map.get(hash)
+            .filter(|(_, at)| at.elapsed() < SESSION_CACHE_TTL)
+            .map(|(s, _)| Arc::clone(s))
+    }
+
+    fn put(&self, hash: String, s: Arc<UserSession>) {
+        let mut map = self
+            .entries
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if map.len() >= SESSION_CACHE_MAX {
+            map.clear();
+        }
+        map.insert(hash, (s, Instant::now()));
+    }
+
+    /// Forgets one session.
+    pub(crate) fn forget_token(&self, token: &str) {
+        let mut map = self
+            .entries
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        map.remove(&hash_token(token));
+    }
+
+    /// Forgets every cached session (after role changes, password changes, user deletion).
+    pub(crate) fn clear(&self) {
+        self.entries
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clear();
+    }
+}
+
+/// Parse's answer for a token that names no live session.
+pub(crate) fn invalid_session() -> ParseError {
+    ParseError::new(ErrorCode::InvalidSessionToken, "Invalid session token")
+}
+
+/// How a session came to be, recorded in `createdWith`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum CreatedWith<'a> {
+    /// Sign-up.
+    Signup(&'a str),
+    /// Log-in.
+    Login(&'a str),
+    /// Upgrade of a legacy session.
+    Upgrade,
+}
+
+impl CreatedWith<'_> {
+    fn json(&self) -> Value {
+        match self {
+            CreatedWith::Signup(p) => json!({"action": "signup", "authProvider": p}),
+            CreatedWith::Login(p) => json!({"action": "login", "authProvider": p}),
+            CreatedWith::Upgrade => json!({"action": "upgrade"}),
+        }
+    }
+}
+
+impl Engine {
+    /// The write creating a session for `user_id`, and the new token.
+    pub(crate) fn new_session(
+        &self,
+        auth: &AuthContext,
+        user_id: &str,
+        how: CreatedWith<'_>,
+    ) -> (Write, String) {
+        let token = new_session_token();
+        let now = now_iso();
+        let expires = time::OffsetDateTime::now_utc() + self.config.session_length;
+        let mut fields = Document::new();
+        fields.insert("sessionToken".into(), Value::String(hash_token(&token)));
+        fields.insert("user".into(), pointer("_User", user_id));
+        fields.insert("createdWith".into(), how.json());
+        fields.insert("restricted".into(), Value::Bool(false));
+        fields.insert(
+            "expiresAt".into(),
+            json!({"__type": "Date", "iso": format_iso(expires)}),
+        );
+        if let Some(inst) = &auth.installation_id {
+            fields.insert("installationId".into(), Value::String(inst.clone()));
+        }
+        fields.insert(
+            "ACL".into(),
+            json!({ user_id: {"read": true, "write": true} }),
+        );
+        let object = StoredObject {
+            object_id: new_object_id(),
+            created_at: now.clone(),
+            updated_at: now,
+            fields,
+        };
+        (
+            Write::Create {
+                class: "_Session".into(),
+                object,
+                relations: vec![],
+            },
+            token,
+        )
+    }
+
+    /// Resolves a session token into the caller's user and roles, or 209.
+    pub async fn authenticate(&self, mut auth: AuthContext, token: &str) -> Result<AuthContext> {
+        let hash = hash_token(token);
+        if let Some(s) = self.sessions.get(&hash) {
+            auth.user = Some(s);
+            return Ok(auth);
+        }
+        let filter = Filter::Field(
+            FieldPath::parse("sessionToken"),
+            Condition::Eq(Value::String(hash.clone())),
+        );
+        let spec = FindSpec {
+            limit: Some(1),
+            ..FindSpec::filter(filter)
+        };
+        let schemas = self.schemas.snapshot();
+        let found = self.store.find(&schemas, "_Session", &spec).await?;
+        let session = found.into_iter().next().ok_or_else(invalid_session)?;
+        let expired = session
+            .fields
+            .get("expiresAt")
+            .and_then(|e| e.get("iso"))
+            .and_then(Value::as_str)
+            .is_some_and(|iso| iso < now_iso().as_str());
+        if expired {
+            return Err(ParseError::new(
+                ErrorCode::InvalidSessionToken,
+                "Session token is expired.",
+            )
+            .into());
+        }
+        let user_id = session
+            .fields
+            .get("user")
+            .and_then(|u| u.get("objectId"))
+            .and_then(Value::as_str)
+            .ok_or_else(invalid_session)?
+            .to_owned();
+        let roles = self.roles_of(&user_id).await?;
+        let resolved = Arc::new(UserSession {
+            user_id,
+            session_token: token.to_owned(),
+            session_id: session.object_id,
+            roles: Arc::new(roles),
+        });
+        self.sessions.put(hash, Arc::clone(&resolved));
+        auth.user = Some(resolved);
+        Ok(auth)
+    }
+
+    /// Deletes every session of a user except `keep` (a session id), as a password change does.
+    pub(crate) async fn revoke_sessions(&self, user_id: &str, keep: Option<&str>) -> Result<()> {
+        let filter = Filter::Field(
+            FieldPath::parse("user"),
+            Condition::Eq(pointer("_User", user_id)),
+        );
+        let schemas = self.schemas.snapshot();
+        let sessions = self
+            .store
+            .find(&schemas, "_Session", &FindSpec::filter(filter))
+            .await?;
+        let writes: Vec<Write> = sessions
+            .into_iter()
+            .filter(|s| keep != Some(s.object_id.as_str()))
+            .map(|s| Write::Delete {
+                class: "_Session".into(),
+                object_id: s.object_id,
+                writers: None,
+            })
+            .collect();
+        if !writes.is_empty() {
+            self.commit(writes).await.map_err(|(_, e)| e)?;
+        }
+        self.sessions.clear();
+        Ok(())
+    }
+}
