@@ -72,6 +72,7 @@ fn api_routes(mount: &str) -> Router<AppState> {
         .route(&at("/sessions/me"), get(users::session_me))
         .route(&at("/login"), get(users::login).post(users::login))
         .route(&at("/logout"), post(users::logout))
+        .route(&at("/loginAs"), post(users::login_as))
         .route(
             &at("/verifyPassword"),
             get(users::verify_password).post(users::verify_password),

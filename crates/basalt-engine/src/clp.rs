@@ -48,14 +48,9 @@ pub(crate) enum Grant {
     PointerFields(Vec<String>),
 }
 
-fn denied(action: Action, class: &str) -> ParseError {
-    ParseError::new(
-        ErrorCode::OperationForbidden,
-        format!(
-            "Permission denied for action {} on class {class}.",
-            action.key()
-        ),
-    )
+fn denied() -> ParseError {
+    // Parse sanitises CLP refusals to this text (`enableSanitizedErrorResponse`).
+    crate::users::permission_denied(ErrorCode::OperationForbidden)
 }
 
 fn string_list(v: Option<&Value>) -> Vec<String> {
@@ -99,16 +94,12 @@ impl Engine {
         }
         if perms.get("requiresAuthentication").and_then(Value::as_bool) == Some(true) {
             if auth.user.is_none() {
-                return Err(ParseError::new(
-                    ErrorCode::ObjectNotFound,
-                    "Permission denied, user needs to be authenticated.",
-                )
-                .into());
+                return Err(crate::users::permission_denied(ErrorCode::ObjectNotFound).into());
             }
             return Ok(Grant::All);
         }
         if action == Action::Create || action == Action::AddField {
-            return Err(denied(action, class).into());
+            return Err(denied().into());
         }
         let user_fields_key = if action.reads() {
             "readUserFields"
@@ -120,7 +111,7 @@ impl Engine {
         if !fields.is_empty() && auth.user.is_some() {
             return Ok(Grant::PointerFields(fields));
         }
-        Err(denied(action, class).into())
+        Err(denied().into())
     }
 
     /// The filter a pointer-permission grant adds to a read.

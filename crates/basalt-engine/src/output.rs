@@ -134,6 +134,8 @@ pub(crate) fn sanitize(class: &str, doc: &mut Document, auth: &crate::AuthContex
             }
         }
         "_Session" => {
+            // Sessions carry an owner-only ACL for enforcement; Parse shows none.
+            doc.remove("ACL");
             let current = auth.user.as_ref().filter(|u| {
                 doc.get("objectId").and_then(Value::as_str) == Some(u.session_id.as_str())
             });

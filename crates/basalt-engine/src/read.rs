@@ -119,6 +119,7 @@ impl Engine {
             Some(o) => parse_order(o)?,
             None => vec![],
         };
+        self.check_read_rules(auth, class, &filter, &order)?;
         let skip = match req.skip {
             None => 0,
             Some(s) if s < 0 => {
@@ -189,6 +190,7 @@ impl Engine {
     pub async fn count(&self, auth: &AuthContext, class: &str, where_: &Value) -> Result<u64> {
         validate_class_name(class)?;
         let filter = parse_where(where_)?;
+        self.check_read_rules(auth, class, &filter, &[])?;
         let grant = self.check_clp(auth, class, Action::Count)?;
         let filter = Self::restrict(filter, auth, &grant);
         let schemas = self.schemas.snapshot();
@@ -207,6 +209,7 @@ impl Engine {
         req: GetRequest,
     ) -> Result<Document> {
         validate_class_name(class)?;
+        self.check_read_rules(auth, class, &Filter::All, &[])?;
         let grant = self.check_clp(auth, class, Action::Get)?;
         let schemas = self.schemas.snapshot();
         let filter = Filter::Field(
@@ -242,7 +245,41 @@ impl Engine {
             },
         )
         .await?;
-        results.pop().ok_or_else(not_found)
+        let mut found = results.pop().ok_or_else(not_found)?;
+        if let Some(me) = auth.user.as_ref().filter(|u| class == "_User" && u.user_id == object_id) {
+            found.insert("sessionToken".into(), Value::String(me.session_token.clone()));
+        }
+        Ok(found)
+    }
+
+    /// Rules a read must pass before it runs: sessions need a signed-in caller, and a query
+    /// may not filter or sort on fields hidden from the caller.
+    fn check_read_rules(
+        &self,
+        auth: &AuthContext,
+        class: &str,
+        filter: &Filter,
+        order: &[(FieldPath, Direction)],
+    ) -> Result<()> {
+        if auth.reads_all() {
+            return Ok(());
+        }
+        if class == "_Session" && auth.user.is_none() {
+            return Err(crate::users::permission_denied(ErrorCode::InvalidSessionToken).into());
+        }
+        let Some(schema) = self.schemas.get(class) else { return Ok(()) };
+        let mut hidden = protected_fields(&schema, auth);
+        if class == "_User" {
+            // Parse's server-wide default protects users' e-mail addresses.
+            hidden.push("email".to_owned());
+        }
+        let mut used = Vec::new();
+        filter_fields(filter, &mut used);
+        used.extend(order.iter().map(|(p, _)| p.field.as_str()));
+        if used.iter().any(|f| hidden.iter().any(|h| h == f)) {
+            return Err(crate::users::permission_denied(ErrorCode::OperationForbidden).into());
+        }
+        Ok(())
     }
 
     async fn finish(
@@ -340,12 +377,22 @@ impl Engine {
                 }
             }
             for d in docs.iter_mut() {
-                if let Some(v) = d.get_mut(&key) {
-                    replace_pointers(v, &fetched);
+                let keep = d.get_mut(&key).map(|v| replace_pointers(v, &fetched));
+                if keep == Some(Keep::No) {
+                    d.remove(&key);
                 }
             }
         }
         Ok(())
+    }
+}
+
+/// The top-level fields a filter reads.
+fn filter_fields<'a>(f: &'a Filter, out: &mut Vec<&'a str>) {
+    match f {
+        Filter::All | Filter::RelatedTo { .. } => {}
+        Filter::And(parts) | Filter::Or(parts) | Filter::Nor(parts) => parts.iter().for_each(|p| filter_fields(p, out)),
+        Filter::Field(path, _) => out.push(path.field.as_str()),
     }
 }
 
@@ -382,15 +429,26 @@ fn collect_pointers(v: Option<&Value>, wanted: &mut BTreeMap<String, BTreeSet<St
     }
 }
 
-fn replace_pointers(v: &mut Value, fetched: &HashMap<(String, String), Document>) {
+fn replace_pointers(v: &mut Value, fetched: &HashMap<(String, String), Document>) -> Keep {
     if let Value::Array(items) = v {
-        items.iter_mut().for_each(|i| replace_pointers(i, fetched));
-        return;
+        items.retain_mut(|i| replace_pointers(i, fetched) == Keep::Yes);
+        return Keep::Yes;
     }
     let key = as_pointer(v).map(|(c, id)| (c.to_owned(), id.to_owned()));
-    if let Some(key) = key
-        && let Some(o) = fetched.get(&key)
-    {
-        *v = Value::Object(o.clone());
+    let Some(key) = key else { return Keep::Yes };
+    match fetched.get(&key) {
+        Some(o) => {
+            *v = Value::Object(o.clone());
+            Keep::Yes
+        }
+        // Parse leaves out an included pointer the caller may not read.
+        None => Keep::No,
     }
+}
+
+/// Whether an included value stays in the result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Keep {
+    Yes,
+    No,
 }

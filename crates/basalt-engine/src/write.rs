@@ -21,8 +21,12 @@ pub struct Created {
     pub object_id: String,
     /// Its creation time.
     pub created_at: String,
-    /// Fields the server filled in (schema defaults), which Parse returns with the create.
+    /// Fields the server filled in (schema defaults, a sign-up's session token), which Parse
+    /// returns with the create.
     pub filled: Document,
+    /// The object already existed (an anonymous id logging in again): answer 200 with `filled`
+    /// as the whole object instead of 201.
+    pub existing: bool,
 }
 
 /// Fields and identity the engine sets on a create besides the client's body.
@@ -124,11 +128,7 @@ impl Engine {
         self.check_clp(auth, class, Action::Create)?;
         match class {
             "_User" => self.plan_signup(auth, body).await,
-            "_Session" if !auth.master => Err(ParseError::new(
-                ErrorCode::OperationForbidden,
-                "Sessions can only be created by signing up or logging in.",
-            )
-            .into()),
+            "_Session" => self.plan_session_create(auth, body).await,
             "_Role" => {
                 crate::users::check_new_role(&body)?;
                 self.sessions.clear();
@@ -188,6 +188,7 @@ impl Engine {
             object_id: object.object_id.clone(),
             created_at: object.created_at.clone(),
             filled,
+            existing: false,
         };
         let write = Write::Create {
             class: class.to_owned(),
@@ -230,10 +231,12 @@ impl Engine {
         let (internal, after) = match class {
             "_User" => self.prepare_user_update(auth, object_id, &mut body).await?,
             "_Role" => {
-                crate::users::check_role_update(&body)?;
                 (Document::new(), AfterCommit::ClearSessionCache)
             }
-            "_Session" => (Document::new(), AfterCommit::ClearSessionCache),
+            "_Session" => {
+                self.check_session_update(auth, &body)?;
+                (Document::new(), AfterCommit::ClearSessionCache)
+            }
             _ => (Document::new(), AfterCommit::Nothing),
         };
         let mut patch = decode_patch(body)?;
@@ -281,13 +284,8 @@ impl Engine {
             .await?;
         let after = match class {
             "_User" => {
-                if !auth.master && auth.user_id() != Some(object_id) {
-                    return Err(not_found());
-                }
-                AfterCommit::RevokeSessions {
-                    user_id: object_id.to_owned(),
-                    keep: None,
-                }
+                self.check_user_delete(auth, object_id)?;
+                AfterCommit::RevokeSessions { user_id: object_id.to_owned(), keep: None }
             }
             "_Role" | "_Session" => AfterCommit::ClearSessionCache,
             _ => AfterCommit::Nothing,
@@ -311,6 +309,7 @@ impl Engine {
             AfterCommit::RevokeSessions { user_id, keep } => {
                 self.revoke_sessions(&user_id, keep.as_deref()).await
             }
+            AfterCommit::PasswordChanged { user_id, .. } => self.revoke_sessions(&user_id, None).await,
         }
     }
 
@@ -351,12 +350,24 @@ impl Engine {
     ) -> Result<Updated> {
         let (write, after) = self.plan_update(auth, class, object_id, body).await?;
         let mut outcomes = self.commit(vec![write]).await.map_err(|(_, e)| e)?;
+        // A password change ends every session of the user; the user's own caller gets a
+        // fresh session in the answer, as Parse does.
+        let fresh = match &after {
+            AfterCommit::PasswordChanged { user_id, new_session: true } => Some(user_id.clone()),
+            _ => None,
+        };
         self.after_commit(after).await?;
+        let token = match fresh {
+            Some(user_id) => Some(self.issue_session(auth, &user_id).await?),
+            None => None,
+        };
         match outcomes.pop() {
-            Some(WriteOutcome::Updated { echoed, object }) => Ok(Updated {
-                updated_at: object.updated_at,
-                echoed,
-            }),
+            Some(WriteOutcome::Updated { mut echoed, object }) => {
+                if let Some(t) = token {
+                    echoed.insert("sessionToken".into(), Value::String(t));
+                }
+                Ok(Updated { updated_at: object.updated_at, echoed })
+            }
             other => Err(Error::Internal(anyhow::anyhow!(
                 "update returned {other:?}"
             ))),
@@ -366,7 +377,12 @@ impl Engine {
     /// Deletes an object.
     pub async fn delete(&self, auth: &AuthContext, class: &str, object_id: &str) -> Result<()> {
         let (write, after) = self.plan_delete(auth, class, object_id).await?;
-        self.commit(vec![write]).await.map_err(|(_, e)| e)?;
+        self.commit(vec![write]).await.map_err(|(_, e)| match e {
+            Error::Parse(p) if class == "_Session" && p.code == ErrorCode::ObjectNotFound => {
+                ParseError::new(ErrorCode::ObjectNotFound, "Object not found for delete.").into()
+            }
+            other => other,
+        })?;
         self.after_commit(after).await
     }
 }
@@ -378,12 +394,19 @@ pub(crate) enum AfterCommit {
     Nothing,
     /// Cached sessions may hold stale roles or revoked sessions.
     ClearSessionCache,
-    /// A user's sessions end (all, or all but the current one after a password change).
+    /// A user's sessions end (all, or all but one).
     RevokeSessions {
         /// The user.
         user_id: String,
         /// The session id to keep.
         keep: Option<String>,
+    },
+    /// A user's password changed: every session ends; the user's own caller gets a new one.
+    PasswordChanged {
+        /// The user.
+        user_id: String,
+        /// Whether to issue a session for the caller.
+        new_session: bool,
     },
 }
 

@@ -60,6 +60,10 @@ pub(crate) async fn create_in(
     route: &str,
 ) -> Result<Response, ApiError> {
     let created = state.engine.create(auth, class, body).await?;
+    if created.existing {
+        // An anonymous id that already had a user logs in: 200 with the user.
+        return Ok((StatusCode::OK, Json(Value::Object(created.filled))).into_response());
+    }
     let location = format!("{}/{route}/{}", state.config.server_url, created.object_id);
     let mut res = (StatusCode::CREATED, Json(created_json(&created))).into_response();
     if let Ok(v) = HeaderValue::from_str(&location) {

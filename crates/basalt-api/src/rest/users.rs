@@ -10,7 +10,7 @@ use serde_json::{Map, Value, json};
 
 use crate::AppState;
 use crate::error::ApiError;
-use crate::keys::Caller;
+use crate::keys::{Caller, Keys};
 use crate::params::{find_request, get_request, pairs};
 use crate::rest::classes::{create_in, found_json, updated_json};
 use crate::tunnel::JsonObject;
@@ -99,14 +99,33 @@ pub(crate) async fn me(
     Ok(Json(Value::Object(state.engine.me(&auth).await?)))
 }
 
-/// GET /sessions/me
+/// GET /sessions/me: Parse words a missing or unknown token differently here.
 pub(crate) async fn session_me(
     State(state): State<AppState>,
-    Caller(auth): Caller,
+    Keys(auth, token): Keys,
 ) -> Result<Json<Value>, ApiError> {
-    Ok(Json(Value::Object(
-        state.engine.current_session(&auth).await?,
-    )))
+    let Some(token) = token else {
+        return Err(ParseError::new(ErrorCode::InvalidSessionToken, "Session token required.").into());
+    };
+    let auth = state.engine.authenticate(auth, &token).await.map_err(|e| match e {
+        basalt_core::Error::Parse(p)
+            if p.code == ErrorCode::InvalidSessionToken && p.message == "Invalid session token" =>
+        {
+            ApiError::from(ParseError::new(ErrorCode::InvalidSessionToken, "Session token not found."))
+        }
+        other => other.into(),
+    })?;
+    Ok(Json(Value::Object(state.engine.current_session(&auth).await?)))
+}
+
+/// POST /loginAs (master key): `{userId}`.
+pub(crate) async fn login_as(
+    State(state): State<AppState>,
+    Keys(auth, _): Keys,
+    JsonObject(body): JsonObject,
+) -> Result<Json<Value>, ApiError> {
+    let user_id = body.get("userId").and_then(Value::as_str);
+    Ok(Json(Value::Object(state.engine.login_as(&auth, user_id).await?)))
 }
 
 /// The credentials of a log-in: from the query string (GET) or the body (POST).
@@ -122,10 +141,10 @@ fn credentials(
     (get("username"), get("email"), get("password"))
 }
 
-/// GET|POST /login
+/// GET|POST /login (any session token sent along is ignored, as Parse does)
 pub(crate) async fn login(
     State(state): State<AppState>,
-    Caller(auth): Caller,
+    Keys(auth, _): Keys,
     RawQuery(query): RawQuery,
     JsonObject(body): JsonObject,
 ) -> Result<Json<Value>, ApiError> {
@@ -145,7 +164,7 @@ pub(crate) async fn login(
 /// GET|POST /verifyPassword
 pub(crate) async fn verify_password(
     State(state): State<AppState>,
-    Caller(auth): Caller,
+    Keys(auth, _): Keys,
     RawQuery(query): RawQuery,
     JsonObject(body): JsonObject,
 ) -> Result<Json<Value>, ApiError> {

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 
 use basalt_core::query::{Condition, FieldPath, Filter};
 use basalt_core::value::pointer;
-use basalt_core::{ErrorCode, ParseError, Result};
+use basalt_core::Result;
 use basalt_store::FindSpec;
 use serde_json::Value;
 
@@ -14,24 +14,6 @@ use crate::Engine;
 
 /// Deepest role nesting followed; deeper hierarchies are cut here rather than loop.
 const MAX_ROLE_DEPTH: usize = 32;
-
-/// Role names Parse accepts.
-pub(crate) fn role_name_is_valid(name: &str) -> bool {
-    !name.is_empty()
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == ' ')
-}
-
-/// Parse's error for a bad role name.
-pub(crate) fn invalid_role_name(name: &str) -> ParseError {
-    ParseError::new(
-        ErrorCode::InvalidRoleName,
-        format!(
-            "Invalid role name: {name}. Role names may only contain letters, numbers, spaces, dashes and underscores."
-        ),
-    )
-}
 
 impl Engine {
     /// Names of every role `user_id` holds, directly or through parent roles.

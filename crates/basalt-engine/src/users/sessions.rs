@@ -83,6 +83,8 @@ pub(crate) enum CreatedWith<'a> {
     Login(&'a str),
     /// Upgrade of a legacy session.
     Upgrade,
+    /// `POST /sessions` by a signed-in user.
+    Create,
 }
 
 impl CreatedWith<'_> {
@@ -91,6 +93,7 @@ impl CreatedWith<'_> {
             CreatedWith::Signup(p) => json!({"action": "signup", "authProvider": p}),
             CreatedWith::Login(p) => json!({"action": "login", "authProvider": p}),
             CreatedWith::Upgrade => json!({"action": "upgrade"}),
+            CreatedWith::Create => json!({"action": "create"}),
         }
     }
 }
@@ -110,7 +113,6 @@ impl Engine {
         fields.insert("sessionToken".into(), Value::String(hash_token(&token)));
         fields.insert("user".into(), pointer("_User", user_id));
         fields.insert("createdWith".into(), how.json());
-        fields.insert("restricted".into(), Value::Bool(false));
         fields.insert(
             "expiresAt".into(),
             json!({"__type": "Date", "iso": format_iso(expires)}),
@@ -186,6 +188,13 @@ impl Engine {
         self.sessions.put(hash, Arc::clone(&resolved));
         auth.user = Some(resolved);
         Ok(auth)
+    }
+
+    /// A new session for `user_id`, committed; returns its token.
+    pub(crate) async fn issue_session(&self, auth: &AuthContext, user_id: &str) -> Result<String> {
+        let (write, token) = self.new_session(auth, user_id, CreatedWith::Login("password"));
+        self.commit(vec![write]).await.map_err(|(_, e)| e)?;
+        Ok(token)
     }
 
     /// Deletes every session of a user except `keep` (a session id), as a password change does.
