@@ -169,10 +169,18 @@ pub(crate) struct Keys(pub AuthContext, pub Option<String>);
 impl FromRequestParts<AppState> for Keys {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip());
         let auth = authenticate(&state.keys, &parts.headers, peer)?;
-        let token = header(&parts.headers, "x-parse-session-token").filter(|t| !t.is_empty()).map(str::to_owned);
+        let token = header(&parts.headers, "x-parse-session-token")
+            .filter(|t| !t.is_empty())
+            .map(str::to_owned);
         Ok(Keys(auth, token))
     }
 }

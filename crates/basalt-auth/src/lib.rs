@@ -17,6 +17,7 @@ pub mod error;
 pub mod http;
 pub mod oidc;
 pub mod password;
+pub mod sealed;
 pub mod token;
 pub mod totp;
 

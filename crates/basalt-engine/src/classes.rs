@@ -18,43 +18,89 @@ fn is_delete_op(v: &Value) -> bool {
     v.get("__op").and_then(Value::as_str) == Some("Delete")
 }
 
-const CLP_KEYS: &[&str] = &[
-    "find",
-    "count",
-    "get",
-    "create",
-    "update",
-    "delete",
-    "addField",
-    "readUserFields",
-    "writeUserFields",
-    "protectedFields",
+/// Operations a CLP governs; each missing one becomes `{}` (nobody) when a CLP is set.
+const CLP_OPERATIONS: &[&str] = &[
+    "find", "get", "count", "create", "update", "delete", "addField",
 ];
 
-fn check_clp(clp: &Value) -> Result<()> {
-    let o = clp.as_object().ok_or_else(|| {
-        ParseError::new(
-            ErrorCode::InvalidJson,
-            "classLevelPermissions must be an object",
-        )
-    })?;
+fn clp_error(message: String) -> basalt_core::Error {
+    ParseError::new(ErrorCode::InvalidJson, message).into()
+}
+
+/// Checks a CLP document as Parse does and returns it complete: a `PUT /schemas` replaces the
+/// whole CLP, so operations it leaves out are closed.
+fn normalize_clp(clp: &Value, schema: &ClassSchema) -> Result<Value> {
+    let o = clp
+        .as_object()
+        .ok_or_else(|| clp_error("classLevelPermissions must be an object".to_owned()))?;
+    let mut out = Map::new();
     for (k, v) in o {
-        if !CLP_KEYS.contains(&k.as_str()) {
-            return Err(ParseError::new(
-                ErrorCode::InvalidJson,
-                format!("{k} is not a valid operation for class level permissions"),
-            )
-            .into());
+        match k.as_str() {
+            op if CLP_OPERATIONS.contains(&op) => {
+                let entries = v.as_object().ok_or_else(|| {
+                    clp_error(format!(
+                        "'{v}' is not a valid value for class level permissions {op}"
+                    ))
+                })?;
+                for (who, allowed) in entries {
+                    let ok = match who.as_str() {
+                        "pointerFields" => allowed
+                            .as_array()
+                            .is_some_and(|a| a.iter().all(Value::is_string)),
+                        _ => allowed == &Value::Bool(true),
+                    };
+                    if !ok {
+                        return Err(clp_error(format!(
+                            "'{allowed}' is not a valid value for class level permissions acl {op}:{who}"
+                        )));
+                    }
+                }
+            }
+            "readUserFields" | "writeUserFields" => {
+                if !v.as_array().is_some_and(|a| a.iter().all(Value::is_string)) {
+                    return Err(clp_error(format!(
+                        "'{v}' is not a valid value for class level permissions {k}"
+                    )));
+                }
+            }
+            "protectedFields" => {
+                let groups = v.as_object().ok_or_else(|| {
+                    clp_error(format!(
+                        "'{v}' is not a valid value for class level permissions protectedFields"
+                    ))
+                })?;
+                for (group, fields) in groups {
+                    let list = fields.as_array().ok_or_else(|| {
+                        clp_error(format!(
+                            "'{fields}' is not a valid value for protectedFields[{group}]"
+                        ))
+                    })?;
+                    for f in list {
+                        let name = f.as_str().unwrap_or_default();
+                        if !schema.fields.contains_key(name) {
+                            return Err(clp_error(format!(
+                                "Field '{name}' in protectedFields:{group} does not exist"
+                            )));
+                        }
+                    }
+                }
+            }
+            "ACL" => {}
+            other => {
+                return Err(clp_error(format!(
+                    "{other} is not a valid operation for class level permissions"
+                )));
+            }
         }
-        if !(v.is_object() || v.is_array()) {
-            return Err(ParseError::new(
-                ErrorCode::InvalidJson,
-                format!("the class level permission {k} must be an object"),
-            )
-            .into());
-        }
+        out.insert(k.clone(), v.clone());
     }
-    Ok(())
+    for op in CLP_OPERATIONS {
+        out.entry((*op).to_owned())
+            .or_insert_with(|| Value::Object(Map::new()));
+    }
+    out.entry("protectedFields".to_owned())
+        .or_insert_with(|| Value::Object(Map::new()));
+    Ok(Value::Object(out))
 }
 
 impl Engine {
@@ -195,8 +241,7 @@ impl Engine {
         if let Some(clp) = body.get("classLevelPermissions")
             && !clp.is_null()
         {
-            check_clp(clp)?;
-            schema.clp = clp.clone();
+            schema.clp = normalize_clp(clp, schema)?;
         }
         if let Some(indexes) = body.get("indexes") {
             let indexes = indexes.as_object().ok_or_else(|| {

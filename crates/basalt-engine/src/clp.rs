@@ -108,7 +108,7 @@ impl Engine {
         };
         let mut fields = string_list(schema.clp.get(user_fields_key));
         fields.extend(string_list(perms.get("pointerFields")));
-        if !fields.is_empty() && auth.user.is_some() {
+        if !fields.is_empty() {
             return Ok(Grant::PointerFields(fields));
         }
         Err(denied().into())

@@ -44,6 +44,9 @@ pub struct EngineConfig {
     pub file_url_base: Option<String>,
     /// How long a session lasts after log-in or sign-up.
     pub session_length: Duration,
+    /// Key sealing session tokens at rest (derived from the master key), so a user can be shown
+    /// its own sessions' tokens while the database holds nothing usable.
+    pub token_key: Option<Arc<basalt_auth::sealed::SealingKey>>,
 }
 
 impl Default for EngineConfig {
@@ -55,6 +58,7 @@ impl Default for EngineConfig {
             batch_request_limit: 1_000,
             file_url_base: None,
             session_length: Duration::from_secs(365 * 24 * 3600),
+            token_key: None,
         }
     }
 }

@@ -122,38 +122,47 @@ pub(crate) fn exclude_keys(doc: &mut Document, keys: &PathTree) {
 /// e-mail and authData, session tokens of sessions other than the caller's own (stored tokens
 /// are hashes; the caller's own token is put back).
 pub(crate) fn sanitize(class: &str, doc: &mut Document, auth: &crate::AuthContext) {
+    if class == "_Session" {
+        // The stored token is a hash; the caller's own token, or one the engine unsealed for
+        // the session's owner, is what is shown. Sessions carry an owner-only ACL for
+        // enforcement; Parse shows none.
+        let revealed = doc.remove(REVEALED_TOKEN);
+        doc.remove("sessionToken");
+        doc.remove("ACL");
+        let current = auth
+            .user
+            .as_ref()
+            .filter(|u| doc.get("objectId").and_then(Value::as_str) == Some(u.session_id.as_str()));
+        match (current, revealed) {
+            (Some(u), _) => {
+                doc.insert(
+                    "sessionToken".into(),
+                    Value::String(u.session_token.clone()),
+                );
+            }
+            (None, Some(token)) => {
+                doc.insert("sessionToken".into(), token);
+            }
+            (None, None) => {}
+        }
+    }
     doc.retain(|k, _| !k.starts_with('_') || k == "__type");
-    match class {
-        "_User" => {
-            let own = auth
-                .user_id()
-                .is_some_and(|me| doc.get("objectId").and_then(Value::as_str) == Some(me));
-            if !own && !auth.reads_all() {
-                doc.remove("email");
-                doc.remove("authData");
-            }
+    if class == "_User" {
+        let own = auth
+            .user_id()
+            .is_some_and(|me| doc.get("objectId").and_then(Value::as_str) == Some(me));
+        if !own && !auth.reads_all() {
+            doc.remove("email");
+            doc.remove("authData");
         }
-        "_Session" => {
-            // Sessions carry an owner-only ACL for enforcement; Parse shows none.
-            doc.remove("ACL");
-            let current = auth.user.as_ref().filter(|u| {
-                doc.get("objectId").and_then(Value::as_str) == Some(u.session_id.as_str())
-            });
-            match current {
-                Some(u) => {
-                    doc.insert(
-                        "sessionToken".into(),
-                        Value::String(u.session_token.clone()),
-                    );
-                }
-                None => {
-                    doc.remove("sessionToken");
-                }
-            }
-        }
-        _ => {}
     }
 }
+
+/// Where the engine puts a session's unsealed token for `sanitize`.
+pub(crate) const REVEALED_TOKEN: &str = "_revealed_token";
+
+/// The hidden field holding a session's sealed token.
+pub(crate) const SEALED_TOKEN: &str = "_sealed_token";
 
 /// The fields the class's `protectedFields` hide from this caller: the intersection of the
 /// lists of every entry that applies to it (`*`, its user id, its roles).

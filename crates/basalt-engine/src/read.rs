@@ -11,7 +11,10 @@ use basalt_store::{Direction, FindSpec};
 use serde_json::Value;
 
 use crate::clp::Action;
-use crate::output::{PathTree, exclude_keys, protected_fields, sanitize, select_keys, to_json};
+use crate::output::{
+    PathTree, REVEALED_TOKEN, SEALED_TOKEN, exclude_keys, protected_fields, sanitize, select_keys,
+    to_json,
+};
 use crate::write::not_found;
 use crate::{AuthContext, Engine};
 
@@ -246,8 +249,15 @@ impl Engine {
         )
         .await?;
         let mut found = results.pop().ok_or_else(not_found)?;
-        if let Some(me) = auth.user.as_ref().filter(|u| class == "_User" && u.user_id == object_id) {
-            found.insert("sessionToken".into(), Value::String(me.session_token.clone()));
+        if let Some(me) = auth
+            .user
+            .as_ref()
+            .filter(|u| class == "_User" && u.user_id == object_id)
+        {
+            found.insert(
+                "sessionToken".into(),
+                Value::String(me.session_token.clone()),
+            );
         }
         Ok(found)
     }
@@ -267,7 +277,9 @@ impl Engine {
         if class == "_Session" && auth.user.is_none() {
             return Err(crate::users::permission_denied(ErrorCode::InvalidSessionToken).into());
         }
-        let Some(schema) = self.schemas.get(class) else { return Ok(()) };
+        let Some(schema) = self.schemas.get(class) else {
+            return Ok(());
+        };
         let mut hidden = protected_fields(&schema, auth);
         if class == "_User" {
             // Parse's server-wide default protects users' e-mail addresses.
@@ -301,7 +313,13 @@ impl Engine {
                 self.include(auth, schemas, results, &tree).await?;
             }
         }
-        hide(class, schemas, results, auth);
+        hide(
+            class,
+            schemas,
+            results,
+            auth,
+            self.config.token_key.as_deref(),
+        );
         if let Some(k) = keys {
             let tree = PathTree::parse(k);
             if !tree.is_empty() {
@@ -364,7 +382,13 @@ impl Engine {
                 if !sub.is_empty() {
                     Box::pin(self.include(auth, schemas, &mut objects, &sub)).await?;
                 }
-                hide(&class, schemas, &mut objects, auth);
+                hide(
+                    &class,
+                    schemas,
+                    &mut objects,
+                    auth,
+                    self.config.token_key.as_deref(),
+                );
                 for mut o in objects {
                     let id = o
                         .get("objectId")
@@ -391,18 +415,31 @@ impl Engine {
 fn filter_fields<'a>(f: &'a Filter, out: &mut Vec<&'a str>) {
     match f {
         Filter::All | Filter::RelatedTo { .. } => {}
-        Filter::And(parts) | Filter::Or(parts) | Filter::Nor(parts) => parts.iter().for_each(|p| filter_fields(p, out)),
+        Filter::And(parts) | Filter::Or(parts) | Filter::Nor(parts) => {
+            parts.iter().for_each(|p| filter_fields(p, out))
+        }
         Filter::Field(path, _) => out.push(path.field.as_str()),
     }
 }
 
 /// Applies `sanitize` and the class's protected fields to objects about to be returned.
-fn hide(class: &str, schemas: &SchemaMap, docs: &mut [Document], auth: &AuthContext) {
+fn hide(
+    class: &str,
+    schemas: &SchemaMap,
+    docs: &mut [Document],
+    auth: &AuthContext,
+    token_key: Option<&basalt_auth::sealed::SealingKey>,
+) {
     let protected = schemas
         .get(class)
         .map(|s| protected_fields(s, auth))
         .unwrap_or_default();
     for d in docs.iter_mut() {
+        if let (Some(key), Some(Value::String(sealed))) = (token_key, d.get(SEALED_TOKEN))
+            && let Some(token) = key.open(sealed)
+        {
+            d.insert(REVEALED_TOKEN.into(), Value::String(token));
+        }
         sanitize(class, d, auth);
         for f in &protected {
             d.remove(f);

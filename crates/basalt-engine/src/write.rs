@@ -230,9 +230,7 @@ impl Engine {
         body.remove("updatedAt");
         let (internal, after) = match class {
             "_User" => self.prepare_user_update(auth, object_id, &mut body).await?,
-            "_Role" => {
-                (Document::new(), AfterCommit::ClearSessionCache)
-            }
+            "_Role" => (Document::new(), AfterCommit::ClearSessionCache),
             "_Session" => {
                 self.check_session_update(auth, &body)?;
                 (Document::new(), AfterCommit::ClearSessionCache)
@@ -285,7 +283,10 @@ impl Engine {
         let after = match class {
             "_User" => {
                 self.check_user_delete(auth, object_id)?;
-                AfterCommit::RevokeSessions { user_id: object_id.to_owned(), keep: None }
+                AfterCommit::RevokeSessions {
+                    user_id: object_id.to_owned(),
+                    keep: None,
+                }
             }
             "_Role" | "_Session" => AfterCommit::ClearSessionCache,
             _ => AfterCommit::Nothing,
@@ -309,7 +310,9 @@ impl Engine {
             AfterCommit::RevokeSessions { user_id, keep } => {
                 self.revoke_sessions(&user_id, keep.as_deref()).await
             }
-            AfterCommit::PasswordChanged { user_id, .. } => self.revoke_sessions(&user_id, None).await,
+            AfterCommit::PasswordChanged { user_id, .. } => {
+                self.revoke_sessions(&user_id, None).await
+            }
         }
     }
 
@@ -353,7 +356,10 @@ impl Engine {
         // A password change ends every session of the user; the user's own caller gets a
         // fresh session in the answer, as Parse does.
         let fresh = match &after {
-            AfterCommit::PasswordChanged { user_id, new_session: true } => Some(user_id.clone()),
+            AfterCommit::PasswordChanged {
+                user_id,
+                new_session: true,
+            } => Some(user_id.clone()),
             _ => None,
         };
         self.after_commit(after).await?;
@@ -366,7 +372,10 @@ impl Engine {
                 if let Some(t) = token {
                     echoed.insert("sessionToken".into(), Value::String(t));
                 }
-                Ok(Updated { updated_at: object.updated_at, echoed })
+                Ok(Updated {
+                    updated_at: object.updated_at,
+                    echoed,
+                })
             }
             other => Err(Error::Internal(anyhow::anyhow!(
                 "update returned {other:?}"

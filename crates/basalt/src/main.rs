@@ -84,6 +84,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
                 batch_request_limit: config.batch_request_limit,
                 file_url_base: Some(format!("{server_url}/files/{}", keys.app_id)),
                 session_length: config.session_length,
+                token_key: basalt_auth::sealed::SealingKey::derive(&keys.master_key).map(Arc::new),
             },
         )
         .await?,

@@ -105,17 +105,29 @@ pub(crate) async fn session_me(
     Keys(auth, token): Keys,
 ) -> Result<Json<Value>, ApiError> {
     let Some(token) = token else {
-        return Err(ParseError::new(ErrorCode::InvalidSessionToken, "Session token required.").into());
+        return Err(
+            ParseError::new(ErrorCode::InvalidSessionToken, "Session token required.").into(),
+        );
     };
-    let auth = state.engine.authenticate(auth, &token).await.map_err(|e| match e {
-        basalt_core::Error::Parse(p)
-            if p.code == ErrorCode::InvalidSessionToken && p.message == "Invalid session token" =>
-        {
-            ApiError::from(ParseError::new(ErrorCode::InvalidSessionToken, "Session token not found."))
-        }
-        other => other.into(),
-    })?;
-    Ok(Json(Value::Object(state.engine.current_session(&auth).await?)))
+    let auth = state
+        .engine
+        .authenticate(auth, &token)
+        .await
+        .map_err(|e| match e {
+            basalt_core::Error::Parse(p)
+                if p.code == ErrorCode::InvalidSessionToken
+                    && p.message == "Invalid session token" =>
+            {
+                ApiError::from(ParseError::new(
+                    ErrorCode::InvalidSessionToken,
+                    "Session token not found.",
+                ))
+            }
+            other => other.into(),
+        })?;
+    Ok(Json(Value::Object(
+        state.engine.current_session(&auth).await?,
+    )))
 }
 
 /// POST /loginAs (master key): `{userId}`.
@@ -125,7 +137,9 @@ pub(crate) async fn login_as(
     JsonObject(body): JsonObject,
 ) -> Result<Json<Value>, ApiError> {
     let user_id = body.get("userId").and_then(Value::as_str);
-    Ok(Json(Value::Object(state.engine.login_as(&auth, user_id).await?)))
+    Ok(Json(Value::Object(
+        state.engine.login_as(&auth, user_id).await?,
+    )))
 }
 
 /// The credentials of a log-in: from the query string (GET) or the body (POST).

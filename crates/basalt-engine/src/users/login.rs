@@ -19,12 +19,27 @@ fn bad_credentials() -> ParseError {
 }
 
 /// Session fields a client may not set.
-const RESERVED_SESSION_FIELDS: &[&str] = &["sessionToken", "installationId", "expiresAt", "createdWith", "user", "restricted"];
+const RESERVED_SESSION_FIELDS: &[&str] = &[
+    "sessionToken",
+    "installationId",
+    "expiresAt",
+    "createdWith",
+    "user",
+    "restricted",
+];
 
 impl Engine {
     /// Finds the user a username (or e-mail) names and checks the password; upgrades old hashes.
-    async fn check_credentials(&self, username: Option<&str>, email: Option<&str>, pw: Option<&str>) -> Result<StoredObject> {
-        let user = match (username.filter(|u| !u.is_empty()), email.filter(|e| !e.is_empty())) {
+    async fn check_credentials(
+        &self,
+        username: Option<&str>,
+        email: Option<&str>,
+        pw: Option<&str>,
+    ) -> Result<StoredObject> {
+        let user = match (
+            username.filter(|u| !u.is_empty()),
+            email.filter(|e| !e.is_empty()),
+        ) {
             (Some(u), _) => match self.find_user_by("username", u).await? {
                 Some(found) => Some(found),
                 // Parse accepts the e-mail in the username field too.
@@ -32,14 +47,24 @@ impl Engine {
             },
             (None, Some(e)) => self.find_user_by("email", e).await?,
             (None, None) => {
-                return Err(ParseError::new(ErrorCode::UsernameMissing, "username/email is required.").into());
+                return Err(ParseError::new(
+                    ErrorCode::UsernameMissing,
+                    "username/email is required.",
+                )
+                .into());
             }
         };
         let Some(pw) = pw.filter(|p| !p.is_empty()) else {
-            return Err(ParseError::new(ErrorCode::PasswordMissing, "password is required.").into());
+            return Err(
+                ParseError::new(ErrorCode::PasswordMissing, "password is required.").into(),
+            );
         };
         let user = user.ok_or_else(bad_credentials)?;
-        let stored = user.fields.get("_hashed_password").and_then(Value::as_str).ok_or_else(bad_credentials)?;
+        let stored = user
+            .fields
+            .get("_hashed_password")
+            .and_then(Value::as_str)
+            .ok_or_else(bad_credentials)?;
         let verdict = password::verify_async(pw.to_owned(), stored.to_owned()).await?;
         if !verdict.ok {
             return Err(bad_credentials().into());
@@ -67,24 +92,50 @@ impl Engine {
     }
 
     /// The sessions of `user_id` from `installation_id`, which a new log-in from it replaces.
-    async fn installation_sessions(&self, user_id: &str, installation_id: Option<&str>) -> Result<Vec<Write>> {
-        let Some(inst) = installation_id else { return Ok(vec![]) };
+    async fn installation_sessions(
+        &self,
+        user_id: &str,
+        installation_id: Option<&str>,
+    ) -> Result<Vec<Write>> {
+        let Some(inst) = installation_id else {
+            return Ok(vec![]);
+        };
         let filter = Filter::And(vec![
-            Filter::Field(FieldPath::parse("user"), Condition::Eq(pointer("_User", user_id))),
-            Filter::Field(FieldPath::parse("installationId"), Condition::Eq(json!(inst))),
+            Filter::Field(
+                FieldPath::parse("user"),
+                Condition::Eq(pointer("_User", user_id)),
+            ),
+            Filter::Field(
+                FieldPath::parse("installationId"),
+                Condition::Eq(json!(inst)),
+            ),
         ]);
         let schemas = self.schemas.snapshot();
-        let found = self.store.find(&schemas, "_Session", &FindSpec::filter(filter)).await?;
+        let found = self
+            .store
+            .find(&schemas, "_Session", &FindSpec::filter(filter))
+            .await?;
         Ok(found
             .into_iter()
-            .map(|s| Write::Delete { class: "_Session".into(), object_id: s.object_id, writers: None })
+            .map(|s| Write::Delete {
+                class: "_Session".into(),
+                object_id: s.object_id,
+                writers: None,
+            })
             .collect())
     }
 
     /// A new session for `user`, replacing its sessions from the same installation; the user as
     /// it sees itself, with the token.
-    async fn log_in_as(&self, auth: &AuthContext, user: StoredObject, how: CreatedWith<'_>) -> Result<Document> {
-        let mut writes = self.installation_sessions(&user.object_id, auth.installation_id.as_deref()).await?;
+    async fn log_in_as(
+        &self,
+        auth: &AuthContext,
+        user: StoredObject,
+        how: CreatedWith<'_>,
+    ) -> Result<Document> {
+        let mut writes = self
+            .installation_sessions(&user.object_id, auth.installation_id.as_deref())
+            .await?;
         let (session, token) = self.new_session(auth, &user.object_id, how);
         writes.push(session);
         self.commit(writes).await.map_err(|(_, e)| e)?;
@@ -96,9 +147,16 @@ impl Engine {
     }
 
     /// Log-in with a username (or e-mail) and password: the user with a new session token.
-    pub async fn login(&self, auth: &AuthContext, username: Option<&str>, email: Option<&str>, pw: Option<&str>) -> Result<Document> {
+    pub async fn login(
+        &self,
+        auth: &AuthContext,
+        username: Option<&str>,
+        email: Option<&str>,
+        pw: Option<&str>,
+    ) -> Result<Document> {
         let user = self.check_credentials(username, email, pw).await?;
-        self.log_in_as(auth, user, CreatedWith::Login("password")).await
+        self.log_in_as(auth, user, CreatedWith::Login("password"))
+            .await
     }
 
     /// `/loginAs` (master key): a session for any user.
@@ -107,17 +165,27 @@ impl Engine {
             return Err(permission_denied(ErrorCode::OperationForbidden).into());
         }
         let id = user_id.filter(|u| !u.is_empty()).ok_or_else(|| {
-            ParseError::new(ErrorCode::InvalidValue, "userId must not be empty, null, or undefined")
+            ParseError::new(
+                ErrorCode::InvalidValue,
+                "userId must not be empty, null, or undefined",
+            )
         })?;
         let user = self
             .find_user_by("objectId", id)
             .await?
             .ok_or_else(|| ParseError::new(ErrorCode::ObjectNotFound, "user not found"))?;
-        self.log_in_as(auth, user, CreatedWith::Login("masterkey")).await
+        self.log_in_as(auth, user, CreatedWith::Login("masterkey"))
+            .await
     }
 
     /// `/verifyPassword`: the user if the password is right, without a new session.
-    pub async fn verify_password(&self, auth: &AuthContext, username: Option<&str>, email: Option<&str>, pw: Option<&str>) -> Result<Document> {
+    pub async fn verify_password(
+        &self,
+        auth: &AuthContext,
+        username: Option<&str>,
+        email: Option<&str>,
+        pw: Option<&str>,
+    ) -> Result<Document> {
         let user = self.check_credentials(username, email, pw).await?;
         let me = auth.as_user(&user.object_id, "");
         Ok(self.user_json(&me, user))
@@ -125,20 +193,32 @@ impl Engine {
 
     /// The current user (`/users/me`) with its session token.
     pub async fn me(&self, auth: &AuthContext) -> Result<Document> {
-        let session = auth.user.as_ref().ok_or_else(|| permission_denied(ErrorCode::InvalidSessionToken))?;
+        let session = auth
+            .user
+            .as_ref()
+            .ok_or_else(|| permission_denied(ErrorCode::InvalidSessionToken))?;
         let user = self
             .find_user_by("objectId", &session.user_id)
             .await?
             .ok_or_else(|| permission_denied(ErrorCode::InvalidSessionToken))?;
         let mut doc = self.user_json(auth, user);
-        doc.insert("sessionToken".into(), Value::String(session.session_token.clone()));
+        doc.insert(
+            "sessionToken".into(),
+            Value::String(session.session_token.clone()),
+        );
         Ok(doc)
     }
 
     async fn session_json(&self, auth: &AuthContext, session_id: &str) -> Result<Document> {
-        let filter = Filter::Field(FieldPath::parse("objectId"), Condition::Eq(json!(session_id)));
+        let filter = Filter::Field(
+            FieldPath::parse("objectId"),
+            Condition::Eq(json!(session_id)),
+        );
         let schemas = self.schemas.snapshot();
-        let found = self.store.find(&schemas, "_Session", &FindSpec::filter(filter)).await?;
+        let found = self
+            .store
+            .find(&schemas, "_Session", &FindSpec::filter(filter))
+            .await?;
         let object = found.into_iter().next().ok_or_else(|| {
             ParseError::new(ErrorCode::InvalidSessionToken, "Session token not found.")
         })?;
@@ -150,17 +230,22 @@ impl Engine {
 
     /// The current session (`/sessions/me`).
     pub async fn current_session(&self, auth: &AuthContext) -> Result<Document> {
-        let session = auth
-            .user
-            .as_ref()
-            .ok_or_else(|| ParseError::new(ErrorCode::InvalidSessionToken, "Session token required."))?;
+        let session = auth.user.as_ref().ok_or_else(|| {
+            ParseError::new(ErrorCode::InvalidSessionToken, "Session token required.")
+        })?;
         self.session_json(auth, &session.session_id).await
     }
 
     /// Log-out: ends the current session. Without one there is nothing to end.
     pub async fn logout(&self, auth: &AuthContext) -> Result<()> {
-        let Some(session) = &auth.user else { return Ok(()) };
-        let write = Write::Delete { class: "_Session".into(), object_id: session.session_id.clone(), writers: None };
+        let Some(session) = &auth.user else {
+            return Ok(());
+        };
+        let write = Write::Delete {
+            class: "_Session".into(),
+            object_id: session.session_id.clone(),
+            writers: None,
+        };
         match self.commit(vec![write]).await {
             Ok(_) | Err((_, basalt_core::Error::Parse(_))) => {}
             Err((_, e)) => return Err(e),
@@ -171,10 +256,15 @@ impl Engine {
 
     /// Every session here is revocable already; the upgrade issues a fresh one for the caller.
     pub async fn upgrade_session(&self, auth: &AuthContext) -> Result<Document> {
-        let user = auth.user.as_ref().ok_or_else(|| ParseError::new(ErrorCode::ObjectNotFound, "invalid session"))?;
+        let user = auth
+            .user
+            .as_ref()
+            .ok_or_else(|| ParseError::new(ErrorCode::ObjectNotFound, "invalid session"))?;
         let (write, token) = self.new_session(auth, &user.user_id, CreatedWith::Upgrade);
         let Write::Create { object, .. } = &write else {
-            return Err(basalt_core::Error::Internal(anyhow::anyhow!("a new session is a create")));
+            return Err(basalt_core::Error::Internal(anyhow::anyhow!(
+                "a new session is a create"
+            )));
         };
         let session_id = object.object_id.clone();
         self.commit(vec![write]).await.map_err(|(_, e)| e)?;
@@ -186,24 +276,38 @@ impl Engine {
     }
 
     /// `POST /sessions`: an extra session for the signed-in caller, with its custom fields.
-    pub(crate) async fn plan_session_create(&self, auth: &AuthContext, mut body: Document) -> Result<(Vec<Write>, Created)> {
-        let user = auth
-            .user
-            .as_ref()
-            .ok_or_else(|| ParseError::new(ErrorCode::InvalidSessionToken, "Session token required."))?;
+    pub(crate) async fn plan_session_create(
+        &self,
+        auth: &AuthContext,
+        mut body: Document,
+    ) -> Result<(Vec<Write>, Created)> {
+        let user = auth.user.as_ref().ok_or_else(|| {
+            ParseError::new(ErrorCode::InvalidSessionToken, "Session token required.")
+        })?;
         for key in RESERVED_SESSION_FIELDS {
             if body.contains_key(*key) {
-                return Err(ParseError::new(ErrorCode::InvalidKeyName, format!("Invalid key name: {key}")).into());
+                return Err(ParseError::new(
+                    ErrorCode::InvalidKeyName,
+                    format!("Invalid key name: {key}"),
+                )
+                .into());
             }
         }
         if body.contains_key("ACL") {
-            return Err(ParseError::new(ErrorCode::InvalidKeyName, "Cannot set ACL on a Session.").into());
+            return Err(
+                ParseError::new(ErrorCode::InvalidKeyName, "Cannot set ACL on a Session.").into(),
+            );
         }
         let (write, token) = self.new_session(auth, &user.user_id, CreatedWith::Create);
         let Write::Create { object, .. } = write else {
-            return Err(basalt_core::Error::Internal(anyhow::anyhow!("a new session is a create")));
+            return Err(basalt_core::Error::Internal(anyhow::anyhow!(
+                "a new session is a create"
+            )));
         };
-        let mut internal = crate::write::Internal { object_id: Some(object.object_id.clone()), fields: Document::new() };
+        let mut internal = crate::write::Internal {
+            object_id: Some(object.object_id.clone()),
+            fields: Document::new(),
+        };
         for (k, v) in object.fields {
             if k == "ACL" {
                 body.insert(k, v);
@@ -213,17 +317,25 @@ impl Engine {
                 internal.fields.insert(k.clone(), v.clone());
             }
         }
-        let (write, mut created) = self.plan_create_with(&AuthContext::master(), "_Session", body, internal).await?;
+        let (write, mut created) = self
+            .plan_create_with(&AuthContext::master(), "_Session", body, internal)
+            .await?;
         let Write::Create { object, .. } = &write else {
-            return Err(basalt_core::Error::Internal(anyhow::anyhow!("a new session is a create")));
+            return Err(basalt_core::Error::Internal(anyhow::anyhow!(
+                "a new session is a create"
+            )));
         };
         for key in ["user", "createdWith", "expiresAt", "installationId"] {
             if let Some(v) = object.fields.get(key) {
                 created.filled.insert(key.into(), v.clone());
             }
         }
-        created.filled.insert("sessionToken".into(), Value::String(token));
-        for (k, v) in object.fields.iter().filter(|(k, _)| !k.starts_with('_') && !RESERVED_SESSION_FIELDS.contains(&k.as_str()) && *k != "ACL") {
+        created
+            .filled
+            .insert("sessionToken".into(), Value::String(token));
+        for (k, v) in object.fields.iter().filter(|(k, _)| {
+            !k.starts_with('_') && !RESERVED_SESSION_FIELDS.contains(&k.as_str()) && *k != "ACL"
+        }) {
             created.filled.insert(k.clone(), v.clone());
         }
         Ok((vec![write], created))
@@ -233,11 +345,17 @@ impl Engine {
     pub(crate) fn check_session_update(&self, auth: &AuthContext, body: &Document) -> Result<()> {
         for key in RESERVED_SESSION_FIELDS {
             if body.contains_key(*key) && !(auth.master && *key == "expiresAt") {
-                return Err(ParseError::new(ErrorCode::InvalidKeyName, format!("Invalid key name: {key}")).into());
+                return Err(ParseError::new(
+                    ErrorCode::InvalidKeyName,
+                    format!("Invalid key name: {key}"),
+                )
+                .into());
             }
         }
         if body.contains_key("ACL") && !auth.master {
-            return Err(ParseError::new(ErrorCode::InvalidKeyName, "Cannot set ACL on a Session.").into());
+            return Err(
+                ParseError::new(ErrorCode::InvalidKeyName, "Cannot set ACL on a Session.").into(),
+            );
         }
         Ok(())
     }

@@ -34,7 +34,9 @@ fn take_string(body: &Document, key: &str) -> Result<Option<String>> {
     match body.get(key) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s.clone())),
-        Some(_) => Err(ParseError::new(ErrorCode::IncorrectType, format!("{key} must be a string")).into()),
+        Some(_) => {
+            Err(ParseError::new(ErrorCode::IncorrectType, format!("{key} must be a string")).into())
+        }
     }
 }
 
@@ -43,7 +45,11 @@ fn check_email(body: &Document) -> Result<()> {
         None | Some(Value::Null) => Ok(()),
         Some(Value::String(e)) if email_is_valid(e) => Ok(()),
         Some(Value::Object(o)) if o.get("__op").and_then(Value::as_str) == Some("Delete") => Ok(()),
-        Some(_) => Err(ParseError::new(ErrorCode::InvalidEmailAddress, "Email address format is invalid.").into()),
+        Some(_) => Err(ParseError::new(
+            ErrorCode::InvalidEmailAddress,
+            "Email address format is invalid.",
+        )
+        .into()),
     }
 }
 
@@ -75,15 +81,24 @@ pub(crate) fn check_new_role(body: &Document) -> Result<()> {
 impl Engine {
     /// Sign-up (`POST /users`, `POST /classes/_User`): the user and its first session, written
     /// together. The answer carries the session token.
-    pub(crate) async fn plan_signup(&self, auth: &AuthContext, mut body: Document) -> Result<(Vec<Write>, Created)> {
+    pub(crate) async fn plan_signup(
+        &self,
+        auth: &AuthContext,
+        mut body: Document,
+    ) -> Result<(Vec<Write>, Created)> {
         forbid_email_verified(auth, &body)?;
         // A session token in the body is not how sessions are made; the server issues its own.
         body.remove("sessionToken");
         if let Some(auth_data) = body.get("authData").cloned() {
             return self.plan_auth_data_signup(auth, body, &auth_data).await;
         }
-        if take_string(&body, "username")?.filter(|u| !u.is_empty()).is_none() {
-            return Err(ParseError::new(ErrorCode::UsernameMissing, "bad or missing username").into());
+        if take_string(&body, "username")?
+            .filter(|u| !u.is_empty())
+            .is_none()
+        {
+            return Err(
+                ParseError::new(ErrorCode::UsernameMissing, "bad or missing username").into(),
+            );
         }
         let Some(pw) = take_string(&body, "password")?.filter(|p| !p.is_empty()) else {
             return Err(ParseError::new(ErrorCode::PasswordMissing, "password is required").into());
@@ -91,41 +106,92 @@ impl Engine {
         check_email(&body)?;
         body.remove("password");
         let hashed = password::hash_async(pw).await?;
-        let mut internal = Internal { object_id: Some(new_object_id()), ..Internal::default() };
-        internal.fields.insert("_hashed_password".into(), Value::String(hashed));
-        let (writes, created) = self.plan_user_create(auth, body, internal, "password").await?;
+        let mut internal = Internal {
+            object_id: Some(new_object_id()),
+            ..Internal::default()
+        };
+        internal
+            .fields
+            .insert("_hashed_password".into(), Value::String(hashed));
+        let (writes, created) = self
+            .plan_user_create(auth, body, internal, "password")
+            .await?;
         Ok((writes, created))
     }
 
-    async fn plan_auth_data_signup(&self, auth: &AuthContext, mut body: Document, auth_data: &Value) -> Result<(Vec<Write>, Created)> {
-        let unsupported = || ParseError::new(ErrorCode::UnsupportedService, "This authentication method is unsupported.");
-        let providers = auth_data.as_object().filter(|o| !o.is_empty()).ok_or_else(unsupported)?;
+    async fn plan_auth_data_signup(
+        &self,
+        auth: &AuthContext,
+        mut body: Document,
+        auth_data: &Value,
+    ) -> Result<(Vec<Write>, Created)> {
+        let unsupported = || {
+            ParseError::new(
+                ErrorCode::UnsupportedService,
+                "This authentication method is unsupported.",
+            )
+        };
+        let providers = auth_data
+            .as_object()
+            .filter(|o| !o.is_empty())
+            .ok_or_else(unsupported)?;
         let (provider, data) = providers.iter().next().ok_or_else(unsupported)?;
         if provider != "anonymous" {
             return Err(unsupported().into());
         }
-        let id = data.get("id").and_then(Value::as_str).filter(|s| !s.is_empty()).ok_or_else(|| {
-            ParseError::new(ErrorCode::LinkedIdMissing, "A linked id is required for this authentication provider.")
-        })?;
+        let id = data
+            .get("id")
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| {
+                ParseError::new(
+                    ErrorCode::LinkedIdMissing,
+                    "A linked id is required for this authentication provider.",
+                )
+            })?;
         // An anonymous id already linked logs that user in.
-        let filter = Filter::Field(FieldPath::parse("authData.anonymous.id"), Condition::Eq(json!(id)));
+        let filter = Filter::Field(
+            FieldPath::parse("authData.anonymous.id"),
+            Condition::Eq(json!(id)),
+        );
         let schemas = self.schemas.snapshot();
-        let spec = FindSpec { limit: Some(1), ..FindSpec::filter(filter) };
-        if let Some(user) = self.store.find(&schemas, "_User", &spec).await?.into_iter().next() {
-            let (session, token) = self.new_session(auth, &user.object_id, CreatedWith::Login("anonymous"));
+        let spec = FindSpec {
+            limit: Some(1),
+            ..FindSpec::filter(filter)
+        };
+        if let Some(user) = self
+            .store
+            .find(&schemas, "_User", &spec)
+            .await?
+            .into_iter()
+            .next()
+        {
+            let (session, token) =
+                self.new_session(auth, &user.object_id, CreatedWith::Login("anonymous"));
             let me = auth.as_user(&user.object_id, &token);
             let mut filled = self.user_json(&me, user.clone());
             filled.insert("sessionToken".into(), Value::String(token));
-            let created = Created { object_id: user.object_id, created_at: user.created_at, filled, existing: true };
+            let created = Created {
+                object_id: user.object_id,
+                created_at: user.created_at,
+                filled,
+                existing: true,
+            };
             return Ok((vec![session], created));
         }
         if !body.contains_key("username") {
-            let generated: String = (0..3).map(|_| new_object_id()).collect::<String>()[..25].to_owned();
+            let generated: String =
+                (0..3).map(|_| new_object_id()).collect::<String>()[..25].to_owned();
             body.insert("username".into(), Value::String(generated));
         }
-        let internal = Internal { object_id: Some(new_object_id()), ..Internal::default() };
+        let internal = Internal {
+            object_id: Some(new_object_id()),
+            ..Internal::default()
+        };
         let username = body.get("username").cloned();
-        let (writes, mut created) = self.plan_user_create(auth, body, internal, "anonymous").await?;
+        let (writes, mut created) = self
+            .plan_user_create(auth, body, internal, "anonymous")
+            .await?;
         if let Some(u) = username {
             created.filled.insert("username".into(), u);
         }
@@ -142,9 +208,12 @@ impl Engine {
     ) -> Result<(Vec<Write>, Created)> {
         let id = internal.object_id.clone().unwrap_or_default();
         body.insert("ACL".into(), with_self_access(body.get("ACL"), &id));
-        let (user_write, mut created) = self.plan_create_with(auth, "_User", body, internal).await?;
+        let (user_write, mut created) =
+            self.plan_create_with(auth, "_User", body, internal).await?;
         let (session, token) = self.new_session(auth, &id, CreatedWith::Signup(provider));
-        created.filled.insert("sessionToken".into(), Value::String(token));
+        created
+            .filled
+            .insert("sessionToken".into(), Value::String(token));
         Ok((vec![user_write, session], created))
     }
 
@@ -163,7 +232,9 @@ impl Engine {
         forbid_email_verified(auth, body)?;
         check_email(body)?;
         if matches!(body.get("username"), Some(Value::String(u)) if u.is_empty()) {
-            return Err(ParseError::new(ErrorCode::UsernameMissing, "bad or missing username").into());
+            return Err(
+                ParseError::new(ErrorCode::UsernameMissing, "bad or missing username").into(),
+            );
         }
         if !auth.master && body.contains_key("ACL") {
             let acl = with_self_access(body.get("ACL"), object_id);
@@ -174,10 +245,20 @@ impl Engine {
         match body.remove("password") {
             None => {}
             Some(Value::String(pw)) if !pw.is_empty() => {
-                internal.insert("_hashed_password".into(), Value::String(password::hash_async(pw).await?));
-                after = AfterCommit::PasswordChanged { user_id: object_id.to_owned(), new_session: !auth.master };
+                internal.insert(
+                    "_hashed_password".into(),
+                    Value::String(password::hash_async(pw).await?),
+                );
+                after = AfterCommit::PasswordChanged {
+                    user_id: object_id.to_owned(),
+                    new_session: !auth.master,
+                };
             }
-            Some(_) => return Err(ParseError::new(ErrorCode::PasswordMissing, "password is required").into()),
+            Some(_) => {
+                return Err(
+                    ParseError::new(ErrorCode::PasswordMissing, "password is required").into(),
+                );
+            }
         }
         Ok((internal, after))
     }
@@ -189,22 +270,41 @@ impl Engine {
         }
         Err(match auth.user {
             Some(_) => permission_denied(ErrorCode::SessionMissing),
-            None => ParseError::new(ErrorCode::SessionMissing, "Insufficient auth to delete user"),
+            None => ParseError::new(
+                ErrorCode::SessionMissing,
+                "Insufficient auth to delete user",
+            ),
         }
         .into())
     }
 
-    pub(crate) async fn find_user_by(&self, key: &str, value: &str) -> Result<Option<StoredObject>> {
+    pub(crate) async fn find_user_by(
+        &self,
+        key: &str,
+        value: &str,
+    ) -> Result<Option<StoredObject>> {
         let filter = Filter::Field(FieldPath::parse(key), Condition::Eq(json!(value)));
         let schemas = self.schemas.snapshot();
-        let spec = FindSpec { limit: Some(1), ..FindSpec::filter(filter) };
-        Ok(self.store.find(&schemas, "_User", &spec).await?.into_iter().next())
+        let spec = FindSpec {
+            limit: Some(1),
+            ..FindSpec::filter(filter)
+        };
+        Ok(self
+            .store
+            .find(&schemas, "_User", &spec)
+            .await?
+            .into_iter()
+            .next())
     }
 
     /// A user as `auth` sees it.
     pub(crate) fn user_json(&self, auth: &AuthContext, user: StoredObject) -> Document {
         let schema = self.schemas.get("_User");
-        let mut doc = to_json(schema.as_deref(), user, self.config.file_url_base.as_deref());
+        let mut doc = to_json(
+            schema.as_deref(),
+            user,
+            self.config.file_url_base.as_deref(),
+        );
         sanitize("_User", &mut doc, auth);
         doc
     }

@@ -4,9 +4,9 @@
 
 use std::collections::BTreeSet;
 
+use basalt_core::Result;
 use basalt_core::query::{Condition, FieldPath, Filter};
 use basalt_core::value::pointer;
-use basalt_core::Result;
 use basalt_store::FindSpec;
 use serde_json::Value;
 

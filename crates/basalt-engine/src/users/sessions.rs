@@ -111,6 +111,9 @@ impl Engine {
         let expires = time::OffsetDateTime::now_utc() + self.config.session_length;
         let mut fields = Document::new();
         fields.insert("sessionToken".into(), Value::String(hash_token(&token)));
+        if let Some(sealed) = self.config.token_key.as_ref().and_then(|k| k.seal(&token)) {
+            fields.insert(crate::output::SEALED_TOKEN.into(), Value::String(sealed));
+        }
         fields.insert("user".into(), pointer("_User", user_id));
         fields.insert("createdWith".into(), how.json());
         fields.insert(
