@@ -123,6 +123,11 @@ impl Engine {
             None => vec![],
         };
         self.check_read_rules(auth, class, &filter, &order)?;
+        let filter = if class == "_Session" {
+            hash_session_tokens(filter)
+        } else {
+            filter
+        };
         let skip = match req.skip {
             None => 0,
             Some(s) if s < 0 => {
@@ -408,6 +413,24 @@ impl Engine {
             }
         }
         Ok(())
+    }
+}
+
+/// Sessions keep only the hash of their token; a query on `sessionToken` means that hash.
+fn hash_session_tokens(f: Filter) -> Filter {
+    match f {
+        Filter::And(p) => Filter::And(p.into_iter().map(hash_session_tokens).collect()),
+        Filter::Or(p) => Filter::Or(p.into_iter().map(hash_session_tokens).collect()),
+        Filter::Nor(p) => Filter::Nor(p.into_iter().map(hash_session_tokens).collect()),
+        Filter::Field(path, Condition::Eq(Value::String(t)))
+            if path.field == "sessionToken" && path.sub.is_empty() =>
+        {
+            Filter::Field(
+                path,
+                Condition::Eq(Value::String(basalt_auth::token::hash_token(&t))),
+            )
+        }
+        other => other,
     }
 }
 

@@ -283,10 +283,9 @@ impl Engine {
         let after = match class {
             "_User" => {
                 self.check_user_delete(auth, object_id)?;
-                AfterCommit::RevokeSessions {
-                    user_id: object_id.to_owned(),
-                    keep: None,
-                }
+                // Parse leaves a deleted user's sessions in place; they no longer reach a user
+                // (`/users/me` answers 209).
+                AfterCommit::ClearSessionCache
             }
             "_Role" | "_Session" => AfterCommit::ClearSessionCache,
             _ => AfterCommit::Nothing,
@@ -306,9 +305,6 @@ impl Engine {
             AfterCommit::ClearSessionCache => {
                 self.sessions.clear();
                 Ok(())
-            }
-            AfterCommit::RevokeSessions { user_id, keep } => {
-                self.revoke_sessions(&user_id, keep.as_deref()).await
             }
             AfterCommit::PasswordChanged { user_id, .. } => {
                 self.revoke_sessions(&user_id, None).await
@@ -403,13 +399,6 @@ pub(crate) enum AfterCommit {
     Nothing,
     /// Cached sessions may hold stale roles or revoked sessions.
     ClearSessionCache,
-    /// A user's sessions end (all, or all but one).
-    RevokeSessions {
-        /// The user.
-        user_id: String,
-        /// The session id to keep.
-        keep: Option<String>,
-    },
     /// A user's password changed: every session ends; the user's own caller gets a new one.
     PasswordChanged {
         /// The user.

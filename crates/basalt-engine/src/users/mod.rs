@@ -171,6 +171,7 @@ impl Engine {
             let me = auth.as_user(&user.object_id, &token);
             let mut filled = self.user_json(&me, user.clone());
             filled.insert("sessionToken".into(), Value::String(token));
+            filled.insert("authDataResponse".into(), json!({}));
             let created = Created {
                 object_id: user.object_id,
                 created_at: user.created_at,
