@@ -63,6 +63,11 @@ impl Default for EngineConfig {
     }
 }
 
+/// True when `v` is a Pointer to the user `user_id`.
+pub(crate) fn value_points_to(v: &serde_json::Value, user_id: &str) -> bool {
+    basalt_core::value::as_pointer(v).is_some_and(|(class, id)| class == "_User" && id == user_id)
+}
+
 /// The engine: a store, the schema cache and the rules.
 pub struct Engine {
     store: Arc<dyn Store>,

@@ -164,6 +164,57 @@ pub(crate) const REVEALED_TOKEN: &str = "_revealed_token";
 /// The hidden field holding a session's sealed token.
 pub(crate) const SEALED_TOKEN: &str = "_sealed_token";
 
+/// The fields hidden from the caller in one object: like `protected_fields`, plus the
+/// `userField:<field>` groups that apply when the object's `<field>` points at the caller.
+pub(crate) fn protected_in(
+    schema: &ClassSchema,
+    auth: &crate::AuthContext,
+    doc: &Document,
+) -> Vec<String> {
+    if auth.reads_all() {
+        return vec![];
+    }
+    let Some(entries) = schema.clp.get("protectedFields").and_then(Value::as_object) else {
+        return vec![];
+    };
+    let me = auth.user_id();
+    let points_at_me = |v: Option<&Value>| -> bool {
+        let Some(me) = me else { return false };
+        match v {
+            Some(Value::Array(items)) => items.iter().any(|i| crate::value_points_to(i, me)),
+            Some(v) => crate::value_points_to(v, me),
+            None => false,
+        }
+    };
+    let mut groups: Vec<&Value> = auth
+        .acl_ids()
+        .iter()
+        .filter_map(|id| entries.get(id))
+        .collect();
+    for (key, list) in entries {
+        if let Some(field) = key.strip_prefix("userField:")
+            && points_at_me(doc.get(field))
+        {
+            groups.push(list);
+        }
+    }
+    let mut result: Option<Vec<String>> = None;
+    for list in groups {
+        let fields: Vec<String> = list
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .map(str::to_owned)
+            .collect();
+        result = Some(match result {
+            None => fields,
+            Some(prev) => prev.into_iter().filter(|f| fields.contains(f)).collect(),
+        });
+    }
+    result.unwrap_or_default()
+}
+
 /// The fields the class's `protectedFields` hide from this caller: the intersection of the
 /// lists of every entry that applies to it (`*`, its user id, its roles).
 pub(crate) fn protected_fields(schema: &ClassSchema, auth: &crate::AuthContext) -> Vec<String> {

@@ -12,8 +12,8 @@ use serde_json::Value;
 
 use crate::clp::Action;
 use crate::output::{
-    PathTree, REVEALED_TOKEN, SEALED_TOKEN, exclude_keys, protected_fields, sanitize, select_keys,
-    to_json,
+    PathTree, REVEALED_TOKEN, SEALED_TOKEN, exclude_keys, protected_fields, protected_in, sanitize,
+    select_keys, to_json,
 };
 use crate::write::not_found;
 use crate::{AuthContext, Engine};
@@ -453,16 +453,14 @@ fn hide(
     auth: &AuthContext,
     token_key: Option<&basalt_auth::sealed::SealingKey>,
 ) {
-    let protected = schemas
-        .get(class)
-        .map(|s| protected_fields(s, auth))
-        .unwrap_or_default();
+    let schema = schemas.get(class);
     for d in docs.iter_mut() {
         if let (Some(key), Some(Value::String(sealed))) = (token_key, d.get(SEALED_TOKEN))
             && let Some(token) = key.open(sealed)
         {
             d.insert(REVEALED_TOKEN.into(), Value::String(token));
         }
+        let protected = schema.map(|s| protected_in(s, auth, d)).unwrap_or_default();
         sanitize(class, d, auth);
         for f in &protected {
             d.remove(f);

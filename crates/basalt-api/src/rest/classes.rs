@@ -65,7 +65,14 @@ pub(crate) async fn create_in(
         return Ok((StatusCode::OK, Json(Value::Object(created.filled))).into_response());
     }
     let location = format!("{}/{route}/{}", state.config.server_url, created.object_id);
-    let mut res = (StatusCode::CREATED, Json(created_json(&created))).into_response();
+    let mut body = created_json(&created);
+    if class == "_Session"
+        && let Some(o) = body.as_object_mut()
+    {
+        // Parse answers POST /sessions without the creation date.
+        o.remove("createdAt");
+    }
+    let mut res = (StatusCode::CREATED, Json(body)).into_response();
     if let Ok(v) = HeaderValue::from_str(&location) {
         res.headers_mut().insert(header::LOCATION, v);
     }

@@ -114,7 +114,7 @@ impl Engine {
             .fields
             .insert("_hashed_password".into(), Value::String(hashed));
         let (writes, created) = self
-            .plan_user_create(auth, body, internal, "password")
+            .plan_user_create(auth, body, internal, CreatedWith::Signup("password"))
             .await?;
         Ok((writes, created))
     }
@@ -191,7 +191,7 @@ impl Engine {
         };
         let username = body.get("username").cloned();
         let (writes, mut created) = self
-            .plan_user_create(auth, body, internal, "anonymous")
+            .plan_user_create(auth, body, internal, CreatedWith::Login("anonymous"))
             .await?;
         if let Some(u) = username {
             created.filled.insert("username".into(), u);
@@ -205,13 +205,13 @@ impl Engine {
         auth: &AuthContext,
         mut body: Document,
         internal: Internal,
-        provider: &str,
+        how: CreatedWith<'_>,
     ) -> Result<(Vec<Write>, Created)> {
         let id = internal.object_id.clone().unwrap_or_default();
         body.insert("ACL".into(), with_self_access(body.get("ACL"), &id));
         let (user_write, mut created) =
             self.plan_create_with(auth, "_User", body, internal).await?;
-        let (session, token) = self.new_session(auth, &id, CreatedWith::Signup(provider));
+        let (session, token) = self.new_session(auth, &id, how);
         created
             .filled
             .insert("sessionToken".into(), Value::String(token));
