@@ -4,6 +4,7 @@
 mod error;
 mod keys;
 mod params;
+pub mod ratelimit;
 mod rest;
 mod routes;
 mod tunnel;
@@ -40,4 +41,6 @@ pub struct AppState {
     pub keys: Arc<ApiKeys>,
     /// HTTP settings.
     pub config: Arc<ApiConfig>,
+    /// Rate limits.
+    pub limits: ratelimit::RateLimits,
 }

@@ -128,9 +128,14 @@ pub fn app(
         ])
         .allow_headers(Any)
         .expose_headers(Any);
+    let limits = state.limits.clone();
     let routes = api_routes(&mount)
         .fallback(not_found)
         .with_state(state)
+        .layer(axum::middleware::from_fn_with_state(
+            limits,
+            crate::ratelimit::rate_limit,
+        ))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::GATEWAY_TIMEOUT,
             timeout,

@@ -47,6 +47,20 @@ pub struct EngineConfig {
     /// Key sealing session tokens at rest (derived from the master key), so a user can be shown
     /// its own sessions' tokens while the database holds nothing usable.
     pub token_key: Option<Arc<basalt_auth::sealed::SealingKey>>,
+    /// Rules new passwords must meet (Parse's `passwordPolicy`).
+    pub password_policy: Option<basalt_auth::password::PasswordPolicy>,
+    /// Lock an account after repeated failed log-ins (Parse's `accountLockout`).
+    pub account_lockout: Option<AccountLockout>,
+}
+
+/// Parse's `accountLockout`: after `threshold` failed log-ins in a row, refuse log-ins for
+/// `duration`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AccountLockout {
+    /// Failed attempts allowed.
+    pub threshold: u32,
+    /// How long the account stays locked.
+    pub duration: Duration,
 }
 
 impl Default for EngineConfig {
@@ -59,6 +73,8 @@ impl Default for EngineConfig {
             file_url_base: None,
             session_length: Duration::from_secs(365 * 24 * 3600),
             token_key: None,
+            password_policy: None,
+            account_lockout: None,
         }
     }
 }

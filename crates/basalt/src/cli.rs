@@ -109,6 +109,25 @@ pub struct ServeArgs {
     #[arg(long, env = "PARSE_SERVER_MAX_UPLOAD_SIZE")]
     pub max_upload_size: Option<String>,
 
+    /// Parse's rateLimit rules as JSON: [{"requestPath":"/functions/*","requestTimeWindow":60000,
+    /// "requestCount":10,"zone":"ip"}]. Over the limit: 429 {"code":100} with Retry-After.
+    #[arg(long, env = "PARSE_SERVER_RATE_LIMIT")]
+    pub rate_limit: Option<String>,
+
+    /// Limit per client address on log-in, sign-up, password checks and e-mail requests, as
+    /// COUNT/SECONDSs, or off [default: 300/60s].
+    #[arg(long, env = "BASALT_AUTH_RATE_LIMIT")]
+    pub auth_rate_limit: Option<String>,
+
+    /// Parse's passwordPolicy as JSON: {"validatorPattern":"^(?=.*[0-9]).{8,}$",
+    /// "validationError":"…","doNotAllowUsername":true,"maxPasswordHistory":5}.
+    #[arg(long, env = "PARSE_SERVER_PASSWORD_POLICY")]
+    pub password_policy: Option<String>,
+
+    /// Parse's accountLockout as JSON: {"threshold":5,"duration":10} (duration in minutes).
+    #[arg(long, env = "PARSE_SERVER_ACCOUNT_LOCKOUT")]
+    pub account_lockout: Option<String>,
+
     /// Seconds a session lasts after sign-up or log-in [default: 31536000, one year].
     #[arg(long, env = "PARSE_SERVER_SESSION_LENGTH")]
     pub session_length: Option<u64>,

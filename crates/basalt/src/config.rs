@@ -52,6 +52,13 @@ struct FileConfig {
     #[serde(alias = "maxUploadSize")]
     max_upload_size: Option<String>,
     request_timeout: Option<u64>,
+    #[serde(alias = "rateLimit")]
+    rate_limit: Option<toml::Value>,
+    auth_rate_limit: Option<String>,
+    #[serde(alias = "passwordPolicy")]
+    password_policy: Option<toml::Value>,
+    #[serde(alias = "accountLockout")]
+    account_lockout: Option<toml::Value>,
     #[serde(alias = "sessionLength")]
     session_length: Option<u64>,
     #[serde(alias = "logLevel")]
@@ -123,6 +130,14 @@ pub struct Config {
     pub request_timeout: Duration,
     /// Session lifetime.
     pub session_length: Duration,
+    /// Rules for new passwords.
+    pub password_policy: Option<basalt_auth::password::PasswordPolicy>,
+    /// Account lock-out after failed log-ins.
+    pub account_lockout: Option<basalt_engine::AccountLockout>,
+    /// Parse `rateLimit` rules.
+    pub rate_rules: Vec<basalt_api::ratelimit::RateRule>,
+    /// The identity routes' limit per client address.
+    pub auth_rate_limit: Option<(u32, Duration)>,
     /// Tracing filter.
     pub log_level: String,
     /// Log format.
@@ -269,7 +284,52 @@ impl Config {
         if args.email_adapter.is_some() || file.email_adapter.is_some() {
             inactive.push("emailAdapter (e-mail)");
         }
+        let rate_json = args.rate_limit.or_else(|| {
+            file.rate_limit
+                .as_ref()
+                .and_then(|v| serde_json::to_string(v).ok())
+        });
+        let rate_rules = match rate_json {
+            Some(j) => crate::limits::parse_rules(&j).unwrap_or_else(|e| {
+                problems.push(e);
+                vec![]
+            }),
+            None => vec![],
+        };
+        let auth_text = args
+            .auth_rate_limit
+            .or(file.auth_rate_limit)
+            .unwrap_or_else(|| "300/60s".to_owned());
+        let auth_rate_limit = crate::limits::parse_auth_limit(&auth_text).unwrap_or_else(|e| {
+            problems.push(e);
+            None
+        });
+        let as_json =
+            |flag: Option<String>, file: Option<toml::Value>| -> Option<serde_json::Value> {
+                match flag {
+                    Some(text) => serde_json::from_str(&text)
+                        .ok()
+                        .or(Some(serde_json::Value::Null)),
+                    None => file.and_then(|v| serde_json::to_value(v).ok()),
+                }
+            };
+        let password_policy = as_json(args.password_policy, file.password_policy).and_then(|v| {
+            crate::policies::password_policy(&v).unwrap_or_else(|e| {
+                problems.push(e);
+                None
+            })
+        });
+        let account_lockout = as_json(args.account_lockout, file.account_lockout).and_then(|v| {
+            crate::policies::account_lockout(&v).unwrap_or_else(|e| {
+                problems.push(e);
+                None
+            })
+        });
         let config = Config {
+            password_policy,
+            account_lockout,
+            rate_rules,
+            auth_rate_limit,
             listen,
             mount_path,
             data_dir,

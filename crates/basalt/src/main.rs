@@ -4,6 +4,8 @@
 mod cli;
 mod config;
 mod keys;
+mod limits;
+mod policies;
 
 use std::io::Write as _;
 use std::net::SocketAddr;
@@ -85,6 +87,8 @@ async fn serve(config: Config) -> anyhow::Result<()> {
                 file_url_base: Some(format!("{server_url}/files/{}", keys.app_id)),
                 session_length: config.session_length,
                 token_key: basalt_auth::sealed::SealingKey::derive(&keys.master_key).map(Arc::new),
+                password_policy: config.password_policy.clone(),
+                account_lockout: config.account_lockout,
             },
         )
         .await?,
@@ -98,6 +102,12 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             client_keys: config.client_keys.iter().map(|s| s.0.clone()).collect(),
             master_key_ips: config.master_key_ips.clone(),
         }),
+        limits: limits::build(
+            config.rate_rules.clone(),
+            config.auth_rate_limit,
+            &config.mount_path,
+            &keys.master_key,
+        ),
         config: Arc::new(ApiConfig {
             mount_path: config.mount_path.clone(),
             server_url,

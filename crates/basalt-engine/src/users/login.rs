@@ -60,6 +60,7 @@ impl Engine {
             );
         };
         let user = user.ok_or_else(bad_credentials)?;
+        self.check_not_locked(&user)?;
         let stored = user
             .fields
             .get("_hashed_password")
@@ -67,8 +68,10 @@ impl Engine {
             .ok_or_else(bad_credentials)?;
         let verdict = password::verify_async(pw.to_owned(), stored.to_owned()).await?;
         if !verdict.ok {
+            self.record_failed_login(&user).await?;
             return Err(bad_credentials().into());
         }
+        self.record_good_login(&user).await?;
         if verdict.needs_rehash {
             let rehashed = password::hash_async(pw.to_owned()).await?;
             let patch = basalt_core::ops::Patch {

@@ -2,6 +2,7 @@
 //! password checks and changes. Passwords are stored only as `_hashed_password` (argon2id;
 //! imported bcrypt hashes verify and are upgraded on the next log-in).
 
+mod guard;
 mod login;
 mod roles;
 pub(crate) mod sessions;
@@ -104,6 +105,9 @@ impl Engine {
             return Err(ParseError::new(ErrorCode::PasswordMissing, "password is required").into());
         };
         check_email(&body)?;
+        let username = take_string(&body, "username")?;
+        self.check_password_policy(&pw, username.as_deref(), None)
+            .await?;
         body.remove("password");
         let hashed = password::hash_async(pw).await?;
         let mut internal = Internal {
@@ -246,6 +250,18 @@ impl Engine {
         match body.remove("password") {
             None => {}
             Some(Value::String(pw)) if !pw.is_empty() => {
+                let current = self.find_user_by("objectId", object_id).await?;
+                let username = current
+                    .as_ref()
+                    .and_then(|u| u.fields.get("username"))
+                    .and_then(Value::as_str)
+                    .map(str::to_owned);
+                self.check_password_policy(&pw, username.as_deref(), current.as_ref())
+                    .await?;
+                if let Some(history) = current.as_ref().and_then(|u| self.next_password_history(u))
+                {
+                    internal.insert("_password_history".into(), history);
+                }
                 internal.insert(
                     "_hashed_password".into(),
                     Value::String(password::hash_async(pw).await?),

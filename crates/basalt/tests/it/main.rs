@@ -5,6 +5,7 @@ mod support;
 
 mod batch;
 mod errors;
+mod identity;
 mod lifecycle;
 mod objects;
 mod queries;

@@ -1,0 +1,208 @@
+//! Rate limits: Parse's `rateLimit` rules (a path pattern, methods, a window, a count and a
+//! zone: per IP, per user, per session or global) plus basalt's limits on the identity routes
+//! (log-in, sign-up, password reset). Counting sits behind `RateLimiter` so several nodes can
+//! share counters (Redis) while one node counts in memory.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderValue, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+/// Counts hits per key in fixed windows.
+#[async_trait]
+pub trait RateLimiter: Send + Sync {
+    /// Records a hit; `Some(wait)` when the key is over `max` hits in the current `window`.
+    async fn hit(&self, key: &str, window: Duration, max: u32) -> Option<Duration>;
+}
+
+/// Counters in this process's memory.
+#[derive(Default)]
+pub struct LocalRateLimiter {
+    windows: Mutex<HashMap<String, (Instant, u32)>>,
+}
+
+/// Keys tracked before expired windows are swept.
+const SWEEP_AT: usize = 100_000;
+
+#[async_trait]
+impl RateLimiter for LocalRateLimiter {
+    async fn hit(&self, key: &str, window: Duration, max: u32) -> Option<Duration> {
+        let now = Instant::now();
+        let mut map = self
+            .windows
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if map.len() >= SWEEP_AT {
+            map.retain(|_, (start, _)| now.duration_since(*start) < window);
+        }
+        let entry = map.entry(key.to_owned()).or_insert((now, 0));
+        if now.duration_since(entry.0) >= window {
+            *entry = (now, 0);
+        }
+        entry.1 += 1;
+        (entry.1 > max).then(|| window.saturating_sub(now.duration_since(entry.0)))
+    }
+}
+
+/// Who shares one counter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Zone {
+    /// Each client address.
+    Ip,
+    /// Each session token (callers without one share their address's counter).
+    Session,
+    /// Each user (by session token here; a user's sessions are counted apart).
+    User,
+    /// Everyone together.
+    Global,
+}
+
+/// One rule.
+#[derive(Debug, Clone)]
+pub struct RateRule {
+    /// Path pattern below the mount path, `*` matching anything (`/functions/*`).
+    pub path: regex::Regex,
+    /// Methods it applies to (empty: all).
+    pub methods: Vec<Method>,
+    /// Window length.
+    pub window: Duration,
+    /// Requests allowed per window.
+    pub max: u32,
+    /// Counter sharing.
+    pub zone: Zone,
+    /// The error text.
+    pub message: String,
+    /// Whether master-key requests count too.
+    pub include_master: bool,
+}
+
+impl RateRule {
+    /// Compiles a Parse-style path pattern.
+    pub fn path_pattern(pattern: &str) -> Result<regex::Regex, regex::Error> {
+        let escaped: Vec<String> = pattern.split('*').map(regex::escape).collect();
+        regex::Regex::new(&format!("^{}$", escaped.join(".*")))
+    }
+}
+
+/// The rules and the counter they use.
+#[derive(Clone)]
+pub struct RateLimits {
+    /// Rules in order; every matching rule counts.
+    pub rules: Arc<Vec<RateRule>>,
+    /// The counters.
+    pub limiter: Arc<dyn RateLimiter>,
+    /// The mount path, stripped before matching.
+    pub mount: String,
+    /// The master key, to tell master requests apart.
+    pub master_key: String,
+}
+
+fn too_many(message: &str, wait: Duration) -> Response {
+    let mut res = (
+        StatusCode::TOO_MANY_REQUESTS,
+        axum::Json(json!({"code": 100, "error": message})),
+    )
+        .into_response();
+    let secs = wait.as_secs().max(1).to_string();
+    if let Ok(v) = HeaderValue::from_str(&secs) {
+        res.headers_mut().insert("retry-after", v);
+    }
+    res
+}
+
+/// The middleware.
+pub(crate) async fn rate_limit(
+    State(limits): State<RateLimits>,
+    req: Request,
+    next: Next,
+) -> Response {
+    if limits.rules.is_empty() {
+        return next.run(req).await;
+    }
+    let path = req
+        .uri()
+        .path()
+        .strip_prefix(limits.mount.as_str())
+        .unwrap_or(req.uri().path())
+        .to_owned();
+    let ip: Option<IpAddr> = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip());
+    let (is_master, token) = {
+        let header = |name: &str| {
+            req.headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        (
+            header("x-parse-master-key").is_some_and(|k| k == limits.master_key),
+            header("x-parse-session-token"),
+        )
+    };
+    let method = req.method().clone();
+    for (i, rule) in limits.rules.iter().enumerate() {
+        if !rule.path.is_match(&path)
+            || (!rule.methods.is_empty() && !rule.methods.contains(&method))
+        {
+            continue;
+        }
+        if is_master && !rule.include_master {
+            continue;
+        }
+        let who = match (rule.zone, &token) {
+            (Zone::Global, _) => "global".to_owned(),
+            (Zone::Session | Zone::User, Some(t)) => format!("s:{t}"),
+            (Zone::Ip | Zone::Session | Zone::User, _) => {
+                format!("ip:{}", ip.map(|a| a.to_string()).unwrap_or_default())
+            }
+        };
+        if let Some(wait) = limits
+            .limiter
+            .hit(&format!("{i}|{who}"), rule.window, rule.max)
+            .await
+        {
+            return too_many(&rule.message, wait);
+        }
+    }
+    next.run(req).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn counts_per_window() {
+        let l = LocalRateLimiter::default();
+        let w = Duration::from_secs(60);
+        assert!(l.hit("k", w, 2).await.is_none());
+        assert!(l.hit("k", w, 2).await.is_none());
+        assert!(l.hit("k", w, 2).await.is_some());
+        assert!(l.hit("other", w, 2).await.is_none());
+        let short = Duration::from_millis(20);
+        assert!(l.hit("s", short, 1).await.is_none());
+        assert!(l.hit("s", short, 1).await.is_some());
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        assert!(
+            l.hit("s", short, 1).await.is_none(),
+            "a new window starts afresh"
+        );
+    }
+
+    #[test]
+    fn path_patterns() {
+        let p = RateRule::path_pattern("/functions/*").unwrap();
+        assert!(p.is_match("/functions/hello"));
+        assert!(!p.is_match("/classes/x"));
+        assert!(RateRule::path_pattern("/login").unwrap().is_match("/login"));
+    }
+}
