@@ -25,3 +25,9 @@ command -v node >/dev/null || { echo "node is required for tests/sdk (Node.js 20
   [ -d node_modules/parse ] || npm ci --no-audit --no-fund
   BASALT_BIN="$PWD/../../target/debug/basalt" npm test
 )
+
+step "security suite: OWASP API Top 10 attacks (tests/security)"
+(
+  cd tests/security
+  BASALT_BIN="$PWD/../../target/debug/basalt" node --test --test-concurrency=2 .
+)

@@ -20,6 +20,8 @@ pub enum ApiError {
     MalformedBody(String),
     /// A body over the size limit: 413.
     BodyTooLarge(usize),
+    /// A body that did not arrive within the request timeout: 408.
+    BodyTimeout,
     /// A bug or an outage: 500 `{"code":1,"message":"Internal server error."}`; the cause is
     /// logged, never shown.
     Internal(anyhow::Error),
@@ -69,6 +71,10 @@ impl IntoResponse for ApiError {
             ApiError::BodyTooLarge(limit) => (
                 StatusCode::PAYLOAD_TOO_LARGE,
                 json!({"code": ErrorCode::ObjectTooLarge.code(), "error": format!("request body is too large: the limit is {limit} bytes")}),
+            ),
+            ApiError::BodyTimeout => (
+                StatusCode::REQUEST_TIMEOUT,
+                json!({"code": ErrorCode::Timeout.code(), "error": "the request body did not arrive in time"}),
             ),
             ApiError::Internal(e) => {
                 tracing::error!(error = ?e, "internal error");

@@ -155,11 +155,38 @@ impl FromRequestParts<AppState> for Caller {
         let auth = authenticate(&state.keys, &parts.headers, peer)?;
         // The master key acts as itself whatever session token comes with it, as in Parse.
         match header(&parts.headers, "x-parse-session-token").filter(|t| !t.is_empty()) {
-            Some(token) if !auth.master => {
-                Ok(Caller(state.engine.authenticate(auth, token).await?))
-            }
+            Some(token) if !auth.master => match state.engine.authenticate(auth, token).await {
+                Ok(a) => Ok(Caller(a)),
+                // A deleted user's session is just an invalid token everywhere but /users/me.
+                Err(basalt_core::Error::Parse(p))
+                    if p.message == basalt_engine::ORPHANED_SESSION =>
+                {
+                    Err(basalt_core::ParseError::new(
+                        basalt_core::ErrorCode::InvalidSessionToken,
+                        "Invalid session token",
+                    )
+                    .into())
+                }
+                Err(e) => Err(e.into()),
+            },
             _ => Ok(Caller(auth)),
         }
+    }
+}
+
+/// The client's address, when the server knows it.
+pub(crate) struct Peer(pub Option<IpAddr>);
+
+impl<S: Send + Sync> FromRequestParts<S> for Peer {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(Peer(
+            parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|c| c.0.ip()),
+        ))
     }
 }
 

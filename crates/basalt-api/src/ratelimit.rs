@@ -117,6 +117,45 @@ fn too_many(message: &str, wait: Duration) -> Response {
     res
 }
 
+impl RateLimits {
+    /// Counts one request against every matching rule; the 429 to send when one is exceeded.
+    pub(crate) async fn check(
+        &self,
+        method: &Method,
+        path: &str,
+        ip: Option<IpAddr>,
+        token: Option<&str>,
+        is_master: bool,
+    ) -> Option<Response> {
+        let path = path.strip_prefix(self.mount.as_str()).unwrap_or(path);
+        for (i, rule) in self.rules.iter().enumerate() {
+            if !rule.path.is_match(path)
+                || (!rule.methods.is_empty() && !rule.methods.contains(method))
+            {
+                continue;
+            }
+            if is_master && !rule.include_master {
+                continue;
+            }
+            let who = match (rule.zone, token) {
+                (Zone::Global, _) => "global".to_owned(),
+                (Zone::Session | Zone::User, Some(t)) => format!("s:{t}"),
+                (Zone::Ip | Zone::Session | Zone::User, _) => {
+                    format!("ip:{}", ip.map(|a| a.to_string()).unwrap_or_default())
+                }
+            };
+            if let Some(wait) = self
+                .limiter
+                .hit(&format!("{i}|{who}"), rule.window, rule.max)
+                .await
+            {
+                return Some(too_many(&rule.message, wait));
+            }
+        }
+        None
+    }
+}
+
 /// The middleware.
 pub(crate) async fn rate_limit(
     State(limits): State<RateLimits>,
@@ -126,12 +165,6 @@ pub(crate) async fn rate_limit(
     if limits.rules.is_empty() {
         return next.run(req).await;
     }
-    let path = req
-        .uri()
-        .path()
-        .strip_prefix(limits.mount.as_str())
-        .unwrap_or(req.uri().path())
-        .to_owned();
     let ip: Option<IpAddr> = req
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
@@ -148,30 +181,12 @@ pub(crate) async fn rate_limit(
             header("x-parse-session-token"),
         )
     };
-    let method = req.method().clone();
-    for (i, rule) in limits.rules.iter().enumerate() {
-        if !rule.path.is_match(&path)
-            || (!rule.methods.is_empty() && !rule.methods.contains(&method))
-        {
-            continue;
-        }
-        if is_master && !rule.include_master {
-            continue;
-        }
-        let who = match (rule.zone, &token) {
-            (Zone::Global, _) => "global".to_owned(),
-            (Zone::Session | Zone::User, Some(t)) => format!("s:{t}"),
-            (Zone::Ip | Zone::Session | Zone::User, _) => {
-                format!("ip:{}", ip.map(|a| a.to_string()).unwrap_or_default())
-            }
-        };
-        if let Some(wait) = limits
-            .limiter
-            .hit(&format!("{i}|{who}"), rule.window, rule.max)
-            .await
-        {
-            return too_many(&rule.message, wait);
-        }
+    let (method, path) = (req.method().clone(), req.uri().path().to_owned());
+    if let Some(refused) = limits
+        .check(&method, &path, ip, token.as_deref(), is_master)
+        .await
+    {
+        return refused;
     }
     next.run(req).await
 }

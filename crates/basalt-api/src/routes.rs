@@ -17,7 +17,7 @@ use tower_http::request_id::{
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
-use crate::rest::{aggregate, batch, classes, schemas, server, users};
+use crate::rest::{aggregate, batch, classes, pages, schemas, server, users};
 use crate::tunnel::{BodyLimit, tunnel};
 use crate::{ApiError, AppState};
 
@@ -83,12 +83,18 @@ fn api_routes(mount: &str) -> Router<AppState> {
         )
         .route(
             &at("/requestPasswordReset"),
-            post(users::email_not_configured),
+            post(users::request_password_reset),
         )
         .route(
             &at("/verificationEmailRequest"),
-            post(users::email_not_configured),
+            post(users::verification_email_request),
         )
+        .route(&at("/apps/{app_id}/verify_email"), get(pages::verify_email))
+        .route(
+            &at("/apps/{app_id}/request_password_reset"),
+            get(pages::reset_link).post(pages::reset_password),
+        )
+        .route(&at("/apps/{page}"), get(pages::page))
         .route(&at("/{resource}"), get(users::find).post(users::create))
         .route(
             &at("/{resource}/{id}"),
@@ -115,7 +121,7 @@ pub fn app(
 + 'static {
     let x_request_id = HeaderName::from_static("x-request-id");
     let mount = state.config.mount_path.clone();
-    let limit = BodyLimit(state.config.max_body_bytes);
+    let limit = BodyLimit(state.config.max_body_bytes, state.config.request_timeout);
     let timeout = state.config.request_timeout;
     let cors = CorsLayer::new()
         .allow_origin(Any)

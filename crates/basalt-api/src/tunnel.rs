@@ -34,21 +34,27 @@ const TUNNELLED: &[(&str, &str)] = &[
     ("_context", "x-parse-cloud-context"),
 ];
 
-/// The largest body accepted, carried in request extensions for the middleware.
+/// The largest body accepted and how long reading it may take (a client that never finishes
+/// its body must not hold a connection past the request timeout).
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct BodyLimit(pub usize);
+pub(crate) struct BodyLimit(pub usize, pub std::time::Duration);
 
 fn wants_body(req: &Request) -> bool {
     if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
         return false;
     }
     // File uploads carry raw bytes, not JSON.
-    !req.uri().path().contains("/files/")
+    // File uploads carry raw bytes and the pages' forms are form-encoded, not JSON.
+    let path = req.uri().path();
+    !path.contains("/files/") && !path.contains("/apps/")
 }
 
 /// The middleware.
 pub(crate) async fn tunnel(State(limit): State<BodyLimit>, req: Request, next: Next) -> Response {
-    match rewrite(limit.0, req).await {
+    match tokio::time::timeout(limit.1, rewrite(limit.0, req))
+        .await
+        .unwrap_or(Err(ApiError::BodyTimeout))
+    {
         Ok(req) => next.run(req).await,
         Err(e) => e.into_response(),
     }

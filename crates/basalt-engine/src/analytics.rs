@@ -76,7 +76,15 @@ impl Engine {
         let schema = schemas.get(class).cloned();
         Ok(found
             .into_iter()
-            .map(|o| to_json(schema.as_deref(), o, self.config.file_url_base.as_deref()))
+            .map(|o| {
+                let mut doc = to_json(schema.as_deref(), o, self.config.file_url_base.as_deref());
+                // Even the master key's analytics never see password hashes or token hashes.
+                doc.retain(|k, _| !k.starts_with('_'));
+                if class == "_Session" {
+                    doc.remove("sessionToken");
+                }
+                doc
+            })
             .collect())
     }
 }

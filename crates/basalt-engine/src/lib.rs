@@ -24,6 +24,8 @@ use basalt_store::{Case, Store};
 pub use auth::{AuthContext, UserSession};
 pub use batch::{BatchOp, BatchOutcome};
 pub use read::{FindRequest, FindResult, GetRequest};
+pub use users::email::MailSettings;
+pub use users::sessions::ORPHANED as ORPHANED_SESSION;
 pub use write::{Created, Updated};
 
 use schema_cache::SchemaCache;
@@ -51,6 +53,8 @@ pub struct EngineConfig {
     pub password_policy: Option<basalt_auth::password::PasswordPolicy>,
     /// Lock an account after repeated failed log-ins (Parse's `accountLockout`).
     pub account_lockout: Option<AccountLockout>,
+    /// E-mail for verification and password reset; None sends none.
+    pub mail: Option<MailSettings>,
 }
 
 /// Parse's `accountLockout`: after `threshold` failed log-ins in a row, refuse log-ins for
@@ -75,6 +79,7 @@ impl Default for EngineConfig {
             token_key: None,
             password_policy: None,
             account_lockout: None,
+            mail: None,
         }
     }
 }

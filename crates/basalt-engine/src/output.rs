@@ -148,6 +148,8 @@ pub(crate) fn sanitize(class: &str, doc: &mut Document, auth: &crate::AuthContex
     }
     doc.retain(|k, _| !k.starts_with('_') || k == "__type");
     if class == "_User" {
+        // Only the caller's own token is ever shown, and the engine adds it after this.
+        doc.remove("sessionToken");
         let own = auth
             .user_id()
             .is_some_and(|me| doc.get("objectId").and_then(Value::as_str) == Some(me));

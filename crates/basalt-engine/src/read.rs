@@ -282,21 +282,40 @@ impl Engine {
         if class == "_Session" && auth.user.is_none() {
             return Err(crate::users::permission_denied(ErrorCode::InvalidSessionToken).into());
         }
-        let Some(schema) = self.schemas.get(class) else {
-            return Ok(());
-        };
-        let mut hidden = protected_fields(&schema, auth);
-        if class == "_User" {
-            // Parse's server-wide default protects users' e-mail addresses.
-            hidden.push("email".to_owned());
-        }
-        let mut used = Vec::new();
-        filter_fields(filter, &mut used);
-        used.extend(order.iter().map(|(p, _)| p.field.as_str()));
-        if used.iter().any(|f| hidden.iter().any(|h| h == f)) {
+        self.check_master_only(auth, class)?;
+        if class == "_Installation" {
+            // Installations hold every device's push token: listing them is for the master key.
             return Err(crate::users::permission_denied(ErrorCode::OperationForbidden).into());
         }
+        // Every class a query touches (sub-queries included) may only be filtered on fields
+        // the caller may see, or a yes/no query could read a hidden value letter by letter.
+        let mut used: Vec<(&str, &str)> = Vec::new();
+        filter_fields(class, filter, &mut used);
+        used.extend(order.iter().map(|(p, _)| (class, p.field.as_str())));
+        for (cls, field) in used {
+            if self
+                .hidden_from_queries(auth, cls)
+                .iter()
+                .any(|h| h == field)
+            {
+                return Err(crate::users::permission_denied(ErrorCode::OperationForbidden).into());
+            }
+        }
         Ok(())
+    }
+
+    /// Fields of `class` a non-master caller may not filter or sort on.
+    fn hidden_from_queries(&self, auth: &AuthContext, class: &str) -> Vec<String> {
+        let mut hidden = self
+            .schemas
+            .get(class)
+            .map(|s| protected_fields(&s, auth))
+            .unwrap_or_default();
+        if class == "_User" {
+            // Parse's server-wide defaults protect users' e-mail and their linked identities.
+            hidden.extend(["email", "authData", "sessionToken"].map(str::to_owned));
+        }
+        hidden
     }
 
     async fn finish(
@@ -435,13 +454,26 @@ fn hash_session_tokens(f: Filter) -> Filter {
 }
 
 /// The top-level fields a filter reads.
-fn filter_fields<'a>(f: &'a Filter, out: &mut Vec<&'a str>) {
+fn filter_fields<'a>(class: &'a str, f: &'a Filter, out: &mut Vec<(&'a str, &'a str)>) {
     match f {
         Filter::All | Filter::RelatedTo { .. } => {}
         Filter::And(parts) | Filter::Or(parts) | Filter::Nor(parts) => {
-            parts.iter().for_each(|p| filter_fields(p, out))
+            parts.iter().for_each(|p| filter_fields(class, p, out))
         }
-        Filter::Field(path, _) => out.push(path.field.as_str()),
+        Filter::Field(path, cond) => {
+            out.push((class, path.field.as_str()));
+            match cond {
+                Condition::InQuery { query, .. } => filter_fields(&query.class, &query.filter, out),
+                Condition::Select { query, key, .. } => {
+                    out.push((
+                        query.class.as_str(),
+                        key.split('.').next().unwrap_or_default(),
+                    ));
+                    filter_fields(&query.class, &query.filter, out);
+                }
+                _ => {}
+            }
+        }
     }
 }
 

@@ -93,7 +93,23 @@ fn check_required(schema: &ClassSchema, doc: &mut Document) -> Result<Document> 
 }
 
 impl Engine {
+    /// Classes only the master key may touch (Parse keeps them server-side).
+    pub(crate) fn check_master_only(&self, auth: &AuthContext, class: &str) -> Result<()> {
+        const MASTER_ONLY: &[&str] = &[
+            "_PushStatus",
+            "_JobStatus",
+            "_JobSchedule",
+            "_Audience",
+            "_Idempotency",
+        ];
+        if MASTER_ONLY.contains(&class) && !auth.reads_all() {
+            return Err(crate::users::permission_denied(ErrorCode::OperationForbidden).into());
+        }
+        Ok(())
+    }
+
     fn check_class_writable(&self, auth: &AuthContext, class: &str) -> Result<()> {
+        self.check_master_only(auth, class)?;
         if !class_name_is_valid(class) {
             // Parse's object write path reports a bad class name this way, unlike /schemas.
             return Err(ParseError::new(
@@ -288,6 +304,9 @@ impl Engine {
                 AfterCommit::ClearSessionCache
             }
             "_Role" | "_Session" => AfterCommit::ClearSessionCache,
+            "_Installation" if !auth.master => {
+                return Err(crate::users::permission_denied(ErrorCode::OperationForbidden).into());
+            }
             _ => AfterCommit::Nothing,
         };
         let write = Write::Delete {
@@ -336,6 +355,10 @@ impl Engine {
     pub async fn create(&self, auth: &AuthContext, class: &str, body: Document) -> Result<Created> {
         let (writes, created) = self.plan_create(auth, class, body).await?;
         self.commit(writes).await.map_err(|(_, e)| e)?;
+        if class == "_User" && !created.existing {
+            self.send_verification_if_pending(&created.object_id)
+                .await?;
+        }
         Ok(created)
     }
 

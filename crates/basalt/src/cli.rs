@@ -128,6 +128,27 @@ pub struct ServeArgs {
     #[arg(long, env = "PARSE_SERVER_ACCOUNT_LOCKOUT")]
     pub account_lockout: Option<String>,
 
+    /// Where mail goes: smtp://user:pass@host:587?from=app@example.com (STARTTLS),
+    /// smtps://… (TLS), smtp://…?tls=none, or log: (mail written to the log, for development).
+    #[arg(long, env = "BASALT_MAIL_URL")]
+    pub mail_url: Option<String>,
+
+    /// The app's name in mails and pages.
+    #[arg(long, env = "PARSE_SERVER_APP_NAME")]
+    pub app_name: Option<String>,
+
+    /// The URL clients and mail links reach the API at [default: the server URL].
+    #[arg(long, env = "PARSE_PUBLIC_SERVER_URL")]
+    pub public_server_url: Option<String>,
+
+    /// Send a verification mail on sign-up [default: false].
+    #[arg(long, env = "PARSE_SERVER_VERIFY_USER_EMAILS")]
+    pub verify_user_emails: Option<bool>,
+
+    /// Refuse log-in until the e-mail address is verified [default: false].
+    #[arg(long, env = "PARSE_SERVER_PREVENT_LOGIN_WITH_UNVERIFIED_EMAIL")]
+    pub prevent_login_with_unverified_email: Option<bool>,
+
     /// Seconds a session lasts after sign-up or log-in [default: 31536000, one year].
     #[arg(long, env = "PARSE_SERVER_SESSION_LENGTH")]
     pub session_length: Option<u64>,

@@ -59,6 +59,15 @@ struct FileConfig {
     password_policy: Option<toml::Value>,
     #[serde(alias = "accountLockout")]
     account_lockout: Option<toml::Value>,
+    mail_url: Option<String>,
+    #[serde(alias = "appName")]
+    app_name: Option<String>,
+    #[serde(alias = "publicServerURL")]
+    public_server_url: Option<String>,
+    #[serde(alias = "verifyUserEmails")]
+    verify_user_emails: Option<bool>,
+    #[serde(alias = "preventLoginWithUnverifiedEmail")]
+    prevent_login_with_unverified_email: Option<bool>,
     #[serde(alias = "sessionLength")]
     session_length: Option<u64>,
     #[serde(alias = "logLevel")]
@@ -82,6 +91,21 @@ impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Secret(***)")
     }
+}
+
+/// Mail settings as configured.
+#[derive(Debug, Clone)]
+pub struct MailConfig {
+    /// The mailer URL.
+    pub url: String,
+    /// The app name.
+    pub app_name: String,
+    /// The public URL (None: the server URL).
+    pub public_url: Option<String>,
+    /// Verify e-mails on sign-up.
+    pub verify_user_emails: bool,
+    /// Refuse unverified log-ins.
+    pub prevent_login_with_unverified_email: bool,
 }
 
 /// Log output format.
@@ -130,6 +154,8 @@ pub struct Config {
     pub request_timeout: Duration,
     /// Session lifetime.
     pub session_length: Duration,
+    /// Mail settings (URL, app name, public URL, verification switches).
+    pub mail: Option<MailConfig>,
     /// Rules for new passwords.
     pub password_policy: Option<basalt_auth::password::PasswordPolicy>,
     /// Account lock-out after failed log-ins.
@@ -325,7 +351,24 @@ impl Config {
                 None
             })
         });
+        let mail = args.mail_url.or(file.mail_url).map(|url| MailConfig {
+            url,
+            app_name: args
+                .app_name
+                .or(file.app_name)
+                .unwrap_or_else(|| "basalt".to_owned()),
+            public_url: args.public_server_url.or(file.public_server_url),
+            verify_user_emails: args
+                .verify_user_emails
+                .or(file.verify_user_emails)
+                .unwrap_or(false),
+            prevent_login_with_unverified_email: args
+                .prevent_login_with_unverified_email
+                .or(file.prevent_login_with_unverified_email)
+                .unwrap_or(false),
+        });
         let config = Config {
+            mail,
             password_policy,
             account_lockout,
             rate_rules,

@@ -54,6 +54,18 @@ async fn shutdown_signal() {
     tracing::info!("shutting down: finishing in-flight requests");
 }
 
+/// The data directory holds the database and the keys: only its owner may enter it.
+fn restrict_data_dir(dir: &std::path::Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+            .with_context(|| format!("restricting {}", dir.display()))?;
+    }
+    Ok(())
+}
+
 async fn serve(config: Config) -> anyhow::Result<()> {
     for name in &config.inactive {
         tracing::warn!(
@@ -75,6 +87,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         .server_url
         .clone()
         .unwrap_or_else(|| base_url.clone());
+    restrict_data_dir(&config.data_dir)?;
     let store = basalt_store::connect(&config.database_uri).await?;
     let engine = Arc::new(
         Engine::new(
@@ -89,6 +102,18 @@ async fn serve(config: Config) -> anyhow::Result<()> {
                 token_key: basalt_auth::sealed::SealingKey::derive(&keys.master_key).map(Arc::new),
                 password_policy: config.password_policy.clone(),
                 account_lockout: config.account_lockout,
+                mail: match &config.mail {
+                    None => None,
+                    Some(m) => Some(basalt_engine::MailSettings {
+                        mailer: basalt_mail::from_url(&m.url)
+                            .map_err(|e| anyhow::anyhow!("mail URL: {e}"))?,
+                        app_name: m.app_name.clone(),
+                        public_url: m.public_url.clone().unwrap_or_else(|| server_url.clone()),
+                        app_id: keys.app_id.clone(),
+                        verify_user_emails: m.verify_user_emails,
+                        prevent_login_with_unverified_email: m.prevent_login_with_unverified_email,
+                    }),
+                },
             },
         )
         .await?,

@@ -9,7 +9,7 @@ use serde_json::{Map, Value, json};
 
 use crate::AppState;
 use crate::error::{ApiError, parse_error_json};
-use crate::keys::Caller;
+use crate::keys::{Caller, Peer};
 use crate::params::{find_request, get_request};
 use crate::rest::classes::{created_json, found_json, updated_json};
 use crate::tunnel::JsonObject;
@@ -97,16 +97,40 @@ fn outcome_json(o: BatchOutcome) -> Value {
     }
 }
 
-/// POST /batch
+/// POST /batch. Each sub-request counts against the rate limits its own route has, so a batch
+/// is no way around them.
 pub(crate) async fn batch(
     State(state): State<AppState>,
     Caller(auth): Caller,
+    headers: axum::http::HeaderMap,
+    Peer(ip): Peer,
     JsonObject(body): JsonObject,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<axum::response::Response, ApiError> {
     let requests = body
         .get("requests")
         .and_then(Value::as_array)
         .ok_or_else(|| invalid("requests must be an array".to_owned()))?;
+    let token = headers
+        .get("x-parse-session-token")
+        .and_then(|v| v.to_str().ok());
+    for r in requests {
+        let path = r.get("path").and_then(Value::as_str).unwrap_or_default();
+        let method = r
+            .get("method")
+            .and_then(Value::as_str)
+            .unwrap_or("GET")
+            .to_ascii_uppercase();
+        let method =
+            axum::http::Method::from_bytes(method.as_bytes()).unwrap_or(axum::http::Method::GET);
+        let path = path.split('?').next().unwrap_or_default();
+        if let Some(refused) = state
+            .limits
+            .check(&method, path, ip, token, auth.master)
+            .await
+        {
+            return Ok(refused);
+        }
+    }
     let ops = requests
         .iter()
         .map(|r| route(&state.config.mount_path, r))
@@ -139,5 +163,7 @@ pub(crate) async fn batch(
             }
         })
         .collect();
-    Ok(Json(Value::Array(items)))
+    Ok(axum::response::IntoResponse::into_response(Json(
+        Value::Array(items),
+    )))
 }

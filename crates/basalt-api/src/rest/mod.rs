@@ -3,6 +3,7 @@
 pub(crate) mod aggregate;
 pub(crate) mod batch;
 pub(crate) mod classes;
+pub(crate) mod pages;
 pub(crate) mod schemas;
 pub(crate) mod server;
 pub(crate) mod users;

@@ -91,11 +91,31 @@ pub(crate) async fn delete(
     Ok(Json(json!({})))
 }
 
-/// GET /users/me
+/// GET /users/me: a session whose user was deleted is refused as Parse words it here.
 pub(crate) async fn me(
     State(state): State<AppState>,
-    Caller(auth): Caller,
+    Keys(auth, token): Keys,
 ) -> Result<Json<Value>, ApiError> {
+    let auth = match token {
+        Some(t) if !auth.master => {
+            state
+                .engine
+                .authenticate(auth, &t)
+                .await
+                .map_err(|e| match e {
+                    basalt_core::Error::Parse(p)
+                        if p.message == basalt_engine::ORPHANED_SESSION =>
+                    {
+                        ApiError::from(ParseError::new(
+                            ErrorCode::InvalidSessionToken,
+                            "Permission denied",
+                        ))
+                    }
+                    other => other.into(),
+                })?
+        }
+        _ => auth,
+    };
     Ok(Json(Value::Object(state.engine.me(&auth).await?)))
 }
 
@@ -214,12 +234,28 @@ pub(crate) async fn upgrade_session(
     )))
 }
 
-/// POST /requestPasswordReset and /verificationEmailRequest: need e-mail, which this release
-/// does not send yet.
-pub(crate) async fn email_not_configured(Caller(_auth): Caller) -> ApiError {
-    ParseError::new(
-        ErrorCode::InternalServerError,
-        "An appName, publicServerURL, and emailAdapter are required for password reset and email verification functionality.",
-    )
-    .into()
+/// POST /requestPasswordReset `{email}`
+pub(crate) async fn request_password_reset(
+    State(state): State<AppState>,
+    Caller(_auth): Caller,
+    JsonObject(body): JsonObject,
+) -> Result<Json<Value>, ApiError> {
+    state
+        .engine
+        .request_password_reset(body.get("email"))
+        .await?;
+    Ok(Json(json!({})))
+}
+
+/// POST /verificationEmailRequest `{email}`
+pub(crate) async fn verification_email_request(
+    State(state): State<AppState>,
+    Caller(_auth): Caller,
+    JsonObject(body): JsonObject,
+) -> Result<Json<Value>, ApiError> {
+    state
+        .engine
+        .request_verification_email(body.get("email"))
+        .await?;
+    Ok(Json(json!({})))
 }

@@ -72,6 +72,7 @@ impl Engine {
             return Err(bad_credentials().into());
         }
         self.record_good_login(&user).await?;
+        self.check_verified_for_login(&user)?;
         if verdict.needs_rehash {
             let rehashed = password::hash_async(pw.to_owned()).await?;
             let patch = basalt_core::ops::Patch {

@@ -2,6 +2,7 @@
 //! password checks and changes. Passwords are stored only as `_hashed_password` (argon2id;
 //! imported bcrypt hashes verify and are upgraded on the next log-in).
 
+pub(crate) mod email;
 mod guard;
 mod login;
 mod roles;
@@ -117,6 +118,12 @@ impl Engine {
         internal
             .fields
             .insert("_hashed_password".into(), Value::String(hashed));
+        if body.get("email").is_some_and(Value::is_string)
+            && let Some((field, token)) = self.verification_fields()
+        {
+            internal.fields.insert(field, token);
+            body.insert("emailVerified".into(), Value::Bool(false));
+        }
         let (writes, created) = self
             .plan_user_create(auth, body, internal, CreatedWith::Signup("password"))
             .await?;
@@ -140,7 +147,9 @@ impl Engine {
             .filter(|o| !o.is_empty())
             .ok_or_else(unsupported)?;
         let (provider, data) = providers.iter().next().ok_or_else(unsupported)?;
-        if provider != "anonymous" {
+        // Only providers this server verifies may be linked; anything else would store an
+        // identity nobody checked.
+        if provider != "anonymous" || providers.len() != 1 {
             return Err(unsupported().into());
         }
         let id = data
@@ -236,6 +245,19 @@ impl Engine {
         }
         forbid_email_verified(auth, body)?;
         check_email(body)?;
+        // The session token is the server's to issue, never a stored user field.
+        body.remove("sessionToken");
+        if !auth.master
+            && body
+                .keys()
+                .any(|k| k == "authData" || k.starts_with("authData."))
+        {
+            return Err(ParseError::new(
+                ErrorCode::UnsupportedService,
+                "This authentication method is unsupported.",
+            )
+            .into());
+        }
         if matches!(body.get("username"), Some(Value::String(u)) if u.is_empty()) {
             return Err(
                 ParseError::new(ErrorCode::UsernameMissing, "bad or missing username").into(),

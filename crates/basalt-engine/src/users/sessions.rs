@@ -26,8 +26,11 @@ const SESSION_CACHE_MAX: usize = 50_000;
 /// Resolved sessions by token hash.
 #[derive(Default)]
 pub(crate) struct SessionCache {
-    entries: Mutex<HashMap<String, (Arc<UserSession>, Instant)>>,
+    entries: Mutex<HashMap<String, CachedSession>>,
 }
+
+/// A resolved session, when it was resolved, and when it expires (Parse ISO).
+type CachedSession = (Arc<UserSession>, Instant, String);
 
 impl SessionCache {
     fn get(&self, hash: &str) -> Option<Arc<UserSession>> {
@@ -36,11 +39,13 @@ impl SessionCache {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         map.get(hash)
-            .filter(|(_, at)| at.elapsed() < SESSION_CACHE_TTL)
-            .map(|(s, _)| Arc::clone(s))
+            .filter(|(_, at, expires)| {
+                at.elapsed() < SESSION_CACHE_TTL && expires.as_str() > now_iso().as_str()
+            })
+            .map(|(s, _, _)| Arc::clone(s))
     }
 
-    fn put(&self, hash: String, s: Arc<UserSession>) {
+    fn put(&self, hash: String, s: Arc<UserSession>, expires: String) {
         let mut map = self
             .entries
             .lock()
@@ -48,7 +53,7 @@ impl SessionCache {
         if map.len() >= SESSION_CACHE_MAX {
             map.clear();
         }
-        map.insert(hash, (s, Instant::now()));
+        map.insert(hash, (s, Instant::now(), expires));
     }
 
     /// Forgets one session.
@@ -73,6 +78,14 @@ impl SessionCache {
 pub(crate) fn invalid_session() -> ParseError {
     ParseError::new(ErrorCode::InvalidSessionToken, "Invalid session token")
 }
+
+/// The error for a live session whose user was deleted. `/users/me` words it differently.
+pub(crate) fn orphaned_session() -> ParseError {
+    ParseError::new(ErrorCode::InvalidSessionToken, ORPHANED)
+}
+
+/// The message of `orphaned_session`, so callers can tell it apart.
+pub const ORPHANED: &str = "Invalid session token.";
 
 /// How a session came to be, recorded in `createdWith`.
 #[derive(Debug, Clone, Copy)]
@@ -161,12 +174,14 @@ impl Engine {
         let schemas = self.schemas.snapshot();
         let found = self.store.find(&schemas, "_Session", &spec).await?;
         let session = found.into_iter().next().ok_or_else(invalid_session)?;
-        let expired = session
+        let expires = session
             .fields
             .get("expiresAt")
             .and_then(|e| e.get("iso"))
             .and_then(Value::as_str)
-            .is_some_and(|iso| iso < now_iso().as_str());
+            .unwrap_or("9999-12-31T23:59:59.999Z")
+            .to_owned();
+        let expired = expires.as_str() < now_iso().as_str();
         if expired {
             return Err(ParseError::new(
                 ErrorCode::InvalidSessionToken,
@@ -181,6 +196,10 @@ impl Engine {
             .and_then(Value::as_str)
             .ok_or_else(invalid_session)?
             .to_owned();
+        // A session outlives a deleted user's row (as in Parse); it no longer opens anything.
+        if self.find_user_by("objectId", &user_id).await?.is_none() {
+            return Err(orphaned_session().into());
+        }
         let roles = self.roles_of(&user_id).await?;
         let resolved = Arc::new(UserSession {
             user_id,
@@ -188,7 +207,7 @@ impl Engine {
             session_id: session.object_id,
             roles: Arc::new(roles),
         });
-        self.sessions.put(hash, Arc::clone(&resolved));
+        self.sessions.put(hash, Arc::clone(&resolved), expires);
         auth.user = Some(resolved);
         Ok(auth)
     }

@@ -7,6 +7,7 @@ mod batch;
 mod errors;
 mod identity;
 mod lifecycle;
+mod mail;
 mod objects;
 mod queries;
 mod schemas;
