@@ -1,0 +1,193 @@
+#!/usr/bin/env python3
+"""Turn the raw wrk outputs of bench/run.sh into a markdown table (stdout) and a JSON file.
+
+usage: report.py RAW_DIR OUT_JSON      (from run.sh)
+       report.py --render RESULTS_JSON  (print the tables of an earlier run again)
+RAW_DIR holds SERVER__WORKLOAD.txt files (SERVER: parse, basalt, ceiling), each one wrk run with
+--latency, with .cpu (cpu_share.py) and .tries next to them, and SERVER__WORKLOAD.skip files
+giving why a workload was not measured. Run parameters come from the environment (DURATION
+WARMUP CONNS THREADS SEED WORKLOADS COMMIT BUILD NOISY_PCT LOAD_BEFORE LOAD_AFTER).
+"""
+import datetime
+import json
+import os
+import platform
+import re
+import sys
+
+ORDER = ["create", "get", "query", "update", "count", "me"]
+UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}
+
+
+def ms(text):
+    m = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text)
+    return round(float(m.group(1)) * UNITS[m.group(2)], 3) if m else None
+
+
+def parse_wrk(text):
+    row = {"rps": None, "p50_ms": None, "p90_ms": None, "p99_ms": None, "requests": None,
+           "non_2xx": 0, "socket_errors": None}
+    for line in text.splitlines():
+        parts = line.split()
+        if line.startswith("Requests/sec:"):
+            row["rps"] = round(float(parts[1]), 1)
+        elif len(parts) == 2 and parts[0] in ("50%", "90%", "99%"):
+            row[f"p{parts[0][:-1]}_ms"] = ms(parts[1])
+        elif "requests in" in line:
+            row["requests"] = int(parts[0])
+        elif line.startswith("  Non-2xx or 3xx responses:"):
+            row["non_2xx"] = int(parts[-1])
+        elif line.strip().startswith("Socket errors:"):
+            row["socket_errors"] = line.strip()[len("Socket errors: "):]
+    return row
+
+
+def cpu_model():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def fmt_num(v, digits=0):
+    if v is None:
+        return "n/a"
+    return f"{v:,.{digits}f}"
+
+
+def collect(raw_dir):
+    """Rows (one per measured server and workload) and skip reasons from run.sh's raw dir."""
+    rows, skipped = [], []
+    for name in sorted(os.listdir(raw_dir)):
+        m = re.fullmatch(r"(\w+?)__(\w+)\.(txt|skip)", name)
+        if not m:
+            continue
+        with open(os.path.join(raw_dir, name)) as f:
+            text = f.read()
+        if m.group(3) == "skip":
+            skipped.append({"server": m.group(1), "workload": m.group(2), "reason": text.strip()})
+            continue
+        row = {"server": m.group(1), "workload": m.group(2), **parse_wrk(text)}
+        base = os.path.join(raw_dir, name[:-4])
+        if os.path.exists(base + ".cpu"):
+            with open(base + ".cpu") as f:
+                row["cpu"] = json.load(f)
+        if os.path.exists(base + ".tries"):
+            with open(base + ".tries") as f:
+                row["attempts"] = int(f.read().strip() or 1)
+        rows.append(row)
+    return rows, skipped
+
+
+def run_meta():
+    """The run's parameters (from the environment) and the machine."""
+    return {
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "commit": os.environ.get("COMMIT", ""),
+        "machine": {"nproc": os.cpu_count(), "cpu": cpu_model(), "kernel": platform.release()},
+        "duration": os.environ.get("DURATION"),
+        "warmup": os.environ.get("WARMUP"),
+        "build": os.environ.get("BUILD"),
+        "loadavg_before": os.environ.get("LOAD_BEFORE"),
+        "loadavg_after": os.environ.get("LOAD_AFTER"),
+        "noisy_pct": int(os.environ.get("NOISY_PCT", "20")),
+        "connections": int(os.environ.get("CONNS", "0")),
+        "threads": int(os.environ.get("THREADS", "0")),
+        "seed": int(os.environ.get("SEED", "0")),
+        "workload_order": os.environ.get("WORKLOADS", " ".join(ORDER)).split(),
+        "servers": {
+            "parse": "Parse Server 9.10.0 (Node.js) on PostgreSQL, anchor start.sh",
+            "basalt": "basalt release build, embedded SQLite, fresh data dir",
+            "ceiling": "bench-ceiling: bare axum, fixed 150-byte BenchItem object",
+        },
+    }
+
+
+def render(doc):
+    """Prints the markdown tables for a results document (what latest.json holds)."""
+    meta, rows = doc["meta"], doc["rows"]
+    skipped = {(s["server"], s["workload"]): s["reason"] for s in doc.get("skipped", [])}
+    by = {(r["server"], r["workload"]): r for r in rows}
+    workloads = [w for w in ORDER if w in meta["workload_order"]]
+    print(f"{meta['date']}  commit {meta['commit']}  {meta['machine']['nproc']} cores "
+          f"({meta['machine']['cpu']})  wrk -t{meta['threads']} -c{meta['connections']} "
+          f"-d{meta['duration']} (warm-up {meta['warmup']})  seed {meta['seed']}  "
+          f"loadavg before {meta['loadavg_before']}")
+    print()
+    print("| workload | Parse req/s | Parse p99 ms | basalt req/s | basalt p50 ms | basalt p99 ms "
+          "| basalt/Parse |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for w in workloads:
+        p, b = by.get(("parse", w)), by.get(("basalt", w))
+        ratio = "n/a"
+        if p and b and p["rps"] and b["rps"]:
+            ratio = f"{b['rps'] / p['rps']:.1f}x"
+        print(f"| {w} | {fmt_num(p and p['rps'])} | {fmt_num(p and p['p99_ms'], 1)} "
+              f"| {fmt_num(b and b['rps'])} | {fmt_num(b and b['p50_ms'], 2)} "
+              f"| {fmt_num(b and b['p99_ms'], 1)} | {ratio} |")
+    c, b = by.get(("ceiling", "get")), by.get(("basalt", "get"))
+    if c:
+        pct = "n/a"
+        if b and b["rps"] and c["rps"]:
+            pct = f"basalt get = {100 * b['rps'] / c['rps']:.0f}% of ceiling"
+        print(f"| get, ceiling (bare axum, fixed object) | | | {fmt_num(c['rps'])} "
+              f"| {fmt_num(c['p50_ms'], 2)} | {fmt_num(c['p99_ms'], 1)} | {pct} |")
+    problems = [r for r in rows if r["non_2xx"] or (r["socket_errors"] and
+                any(int(x) for x in re.findall(r"\d+", r["socket_errors"])))]
+    missing = [(s, w) for w in workloads for s in ("parse", "basalt") if (s, w) not in by]
+    if problems or missing:
+        print()
+    for r in problems:
+        print(f"- {r['server']} {r['workload']}: {r['non_2xx']} non-2xx responses"
+              + (f", socket errors: {r['socket_errors']}" if r["socket_errors"] else ""))
+    for s, w in missing:
+        print(f"- {s} {w}: n/a ({skipped.get((s, w), 'not measured')})")
+
+    # CPU during each measured run, in % of one core (the machine has nproc * 100%). "other" is
+    # machine busy time not spent in the server process, wrk or (for Parse) PostgreSQL: anything
+    # else running on the machine, which the measured server had to share the cores with.
+    print()
+    print(f"CPU during each run, % of one core ({meta['machine']['nproc']} cores = "
+          f"{100 * (meta['machine']['nproc'] or 1)}%):")
+    print()
+    print("| run | machine busy | server process | PostgreSQL | wrk | other | attempts |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    noisy = []
+    limit = meta.get("noisy_pct", 20)
+    for w in workloads:
+        for srv in ("parse", "basalt", "ceiling"):
+            r = by.get((srv, w))
+            if not r or "cpu" not in r:
+                continue
+            c = r["cpu"]
+            pg = f"{c['postgres_cpu_pct']}%" if srv == "parse" else "-"
+            print(f"| {srv} {w} | {c['machine_busy_pct']}% | {c['server_cpu_pct']}% | {pg} "
+                  f"| {c['wrk_cpu_pct']}% | {c['other_pct']}% | {r.get('attempts', 1)} |")
+            if c["other_pct"] > limit:
+                noisy.append(f"{srv} {w}")
+    if noisy:
+        print()
+        print(f"warning: something else used over {limit}% of a core during: {', '.join(noisy)}; "
+              "those figures are low, rerun on a quiet machine")
+
+
+def main():
+    if sys.argv[1] == "--render":  # report.py --render results.json: the tables again
+        with open(sys.argv[2]) as f:
+            render(json.load(f))
+        return
+    raw_dir, out_path = sys.argv[1], sys.argv[2]
+    rows, skipped = collect(raw_dir)
+    doc = {"meta": run_meta(), "rows": rows, "skipped": skipped}
+    with open(out_path, "w") as f:
+        json.dump(doc, f, indent=1)
+        f.write("\n")
+    render(doc)
+
+
+if __name__ == "__main__":
+    main()

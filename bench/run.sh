@@ -1,0 +1,251 @@
+#!/usr/bin/env bash
+# basalt vs Parse Server (on PostgreSQL) vs a bare-axum ceiling, measured side by side in one run.
+#
+# usage: bench/run.sh
+# env:   DURATION (10s)  CONNS (32)  THREADS (2)  SEED (10000)
+#        WORKLOADS ("get query update count me create"; any of create get query update count me)
+#        PARSE_PORT (1341)  PARSE_DB (parse_bench)  PGURL (postgres://postgres@127.0.0.1:5432)
+#        WARMUP (2s; an unrecorded wrk run before each measured one, so Node's JIT and caches are
+#                warm; 0 = none)
+#        SKIP_BUILD (unset; 1 = use the existing target/release binaries)
+#        NOISY_PCT (20) RETRIES (3): a run during which processes other than the server, wrk and
+#                (for Parse) PostgreSQL used more than NOISY_PCT% of a core is measured again, up
+#                to RETRIES times; the attempt that shared the machine least is kept, and the
+#                report flags it if even that one was over NOISY_PCT
+#        OUT (bench/results/latest.json)
+#
+# Starts, in this order: Parse Server 9.10.0 through the anchor's start.sh (run from a private
+# copy, see below) on a freshly created database, basalt (release build, embedded SQLite, fresh
+# temporary data dir) and the ceiling (bench-ceiling: fixed 150-byte object, no store). Seeds
+# SEED BenchItem objects into Parse and basalt through /batch, gives both the same index on
+# score, then runs wrk with the anchor's lua/parse.lua for each workload, Parse then basalt,
+# and the ceiling right after basalt's get.
+# Prints a markdown table and writes the rows to OUT. Everything it starts is stopped on exit.
+# basalt and the ceiling run without RUST_BACKTRACE/RUST_LIB_BACKTRACE, as in production: with
+# them set, every anyhow error (even one built and dropped) captures a backtrace.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(git -C "$here" rev-parse --show-toplevel)
+anchor=$(cd "$repo/../shared/anchors/parse-server" && pwd)
+
+DURATION=${DURATION:-10s}; CONNS=${CONNS:-32}; THREADS=${THREADS:-2}; SEED=${SEED:-10000}
+# create runs last by default: it grows the table, and basalt creates several times more rows than
+# Parse in the same time, which would make basalt's count (and query) scan a bigger table.
+WORKLOADS=${WORKLOADS:-"get query update count me create"}
+PARSE_PORT=${PARSE_PORT:-1341}; PARSE_DB=${PARSE_DB:-parse_bench}
+PGURL=${PGURL:-postgres://postgres@127.0.0.1:5432}
+OUT=${OUT:-$here/results/latest.json}
+WARMUP=${WARMUP:-2s}
+NOISY_PCT=${NOISY_PCT:-20}; RETRIES=${RETRIES:-3}
+APP_ID=bench; MASTER_KEY=benchmaster
+
+log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/basalt-bench.XXXXXX")
+mkdir -p "$work/raw"
+basalt_pid=""; ceiling_pid=""; parse_pid=""; parse_started=0; wrk_pid=""
+# Parse runs from a private copy of the anchor in the work dir (node_modules linked, not copied):
+# start.sh writes its pid file and log next to itself and Parse writes files/ and logs/ into its
+# working directory, so nothing lands in shared/ (start.sh only switches to its own /tmp copy
+# when the anchor is unwritable, and as root it is always writable), and our stop.sh can only
+# ever stop our own Parse.
+parse_dir="$work/parse-anchor"
+
+stop_pid() { # pid: TERM, wait up to 5 s, then KILL
+  local pid=$1 i
+  kill -0 "$pid" 2>/dev/null || return 0
+  kill "$pid" 2>/dev/null || true
+  for i in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
+  kill -9 "$pid" 2>/dev/null || true
+}
+
+cleanup() {
+  local rc=$?
+  set +e
+  trap - EXIT
+  trap '' INT TERM  # a second signal must not cut the cleanup short
+  [ -n "$wrk_pid" ] && stop_pid "$wrk_pid"
+  [ -n "$ceiling_pid" ] && stop_pid "$ceiling_pid"
+  [ -n "$basalt_pid" ] && stop_pid "$basalt_pid"
+  if [ "$parse_started" = 1 ]; then
+    PORT=$PARSE_PORT "$parse_dir/stop.sh" >/dev/null 2>&1
+    [ -n "$parse_pid" ] && stop_pid "$parse_pid"
+  fi
+  wait 2>/dev/null
+  if [ "$rc" != 0 ]; then
+    log "failed (exit $rc); server logs:"
+    for f in "$work"/*.log "$parse_dir/parse-$PARSE_PORT.log"; do
+      [ -s "$f" ] && { echo "--- $f (last 20 lines)" >&2; tail -20 "$f" >&2; }
+    done
+  fi
+  rm -rf "$work"
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# ---- prerequisites -------------------------------------------------------------------------
+if ! command -v wrk >/dev/null; then
+  log "installing wrk (apt)"
+  sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
+  { $sudo apt-get install -y -qq wrk || { $sudo apt-get update -qq && $sudo apt-get install -y -qq wrk; }; } >/dev/null 2>&1 \
+    || die "cannot install wrk"
+fi
+for tool in python3 curl psql node git; do command -v "$tool" >/dev/null || die "$tool is required"; done
+psql "$PGURL/postgres" -qtAc "select 1" >/dev/null 2>&1 || die "PostgreSQL is not reachable at $PGURL"
+
+if [ "${SKIP_BUILD:-}" != 1 ]; then
+  log "cargo build --release -p basalt -p basalt-bench-ceiling"
+  (cd "$repo" && cargo build --release -q -p basalt -p basalt-bench-ceiling) || die "release build failed"
+fi
+basalt_bin="$repo/target/release/basalt"; ceiling_bin="$repo/target/release/bench-ceiling"
+[ -x "$basalt_bin" ] && [ -x "$ceiling_bin" ] || die "missing release binaries"
+
+# wait_listening FILE PID: waits for "listening on URL" in FILE, prints URL
+wait_listening() {
+  local file=$1 pid=$2 i url
+  for i in $(seq 1 300); do
+    url=$(awk '/^listening on /{print $3; exit}' "$file" 2>/dev/null)
+    [ -n "$url" ] && { echo "$url"; return 0; }
+    kill -0 "$pid" 2>/dev/null || return 1
+    sleep 0.1
+  done
+  return 1
+}
+
+# ---- start the servers ---------------------------------------------------------------------
+if (exec 3<>"/dev/tcp/127.0.0.1/$PARSE_PORT") 2>/dev/null; then
+  die "port $PARSE_PORT is in use (a leftover Parse? see ps/ss); set PARSE_PORT"
+fi
+log "Parse Server: fresh database $PARSE_DB, port $PARSE_PORT"
+mkdir -p "$parse_dir"
+for f in "$anchor"/* "$anchor"/.gitignore; do
+  case ${f##*/} in node_modules|files|logs|*.log|*.pid) ;; *) cp -r "$f" "$parse_dir/" ;; esac
+done
+chmod -R u+w "$parse_dir"
+# without the anchor's node_modules, start.sh runs npm ci in the copy
+[ -d "$anchor/node_modules/parse-server" ] && ln -s "$anchor/node_modules" "$parse_dir/node_modules"
+PGOPTIONS='-c client_min_messages=warning' psql "$PGURL/postgres" -qc "drop database if exists $PARSE_DB with (force)" >/dev/null
+parse_started=1
+PORT=$PARSE_PORT DB=$PARSE_DB PGURL=$PGURL "$parse_dir/start.sh" > "$work/parse-start.log" 2>&1 \
+  || die "Parse Server did not start: $(cat "$work/parse-start.log")"
+parse_pid=$(cat "$parse_dir/parse-$PARSE_PORT.pid" 2>/dev/null || true)
+parse_url="http://127.0.0.1:$PARSE_PORT/parse"
+
+log "basalt: $basalt_bin (fresh data dir)"
+env -u RUST_BACKTRACE -u RUST_LIB_BACKTRACE "$basalt_bin" serve --listen 127.0.0.1:0 \
+  --data-dir "$work/basalt-data" --app-id "$APP_ID" --master-key "$MASTER_KEY" \
+  > "$work/basalt.out" 2> "$work/basalt.log" &
+basalt_pid=$!
+basalt_url=$(wait_listening "$work/basalt.out" "$basalt_pid") || die "basalt did not start"
+
+env -u RUST_BACKTRACE -u RUST_LIB_BACKTRACE "$ceiling_bin" 127.0.0.1:0 > "$work/ceiling.out" 2> "$work/ceiling.log" &
+ceiling_pid=$!
+ceiling_url=$(wait_listening "$work/ceiling.out" "$ceiling_pid") || die "bench-ceiling did not start"
+log "parse $parse_url  basalt $basalt_url  ceiling $ceiling_url"
+
+# ---- seed, index, session ------------------------------------------------------------------
+H=(-H "X-Parse-Application-Id: $APP_ID" -H "Content-Type: application/json")
+prepare() { # name base_url: seeds, adds the index, tries a signup (token file empty when none)
+  local name=$1 url=$2 t0 user resp
+  t0=$(date +%s.%N)
+  python3 "$here/seed.py" "$url" "$APP_ID" "$MASTER_KEY" "$SEED" > "$work/$name-ids.txt" \
+    || die "seeding $name failed"
+  log "$name: seeded $(wc -l < "$work/$name-ids.txt") objects in $(python3 -c "import sys,time; print(round(time.time()-float(sys.argv[1]),1))" "$t0") s"
+  curl -sf "${H[@]}" -H "X-Parse-Master-Key: $MASTER_KEY" -X PUT "$url/schemas/BenchItem" \
+    -d '{"indexes":{"score_1":{"score":1}}}' >/dev/null || die "$name: adding the score index failed"
+  user="bench$RANDOM$RANDOM"
+  resp=$(curl -s "${H[@]}" -X POST "$url/users" -d "{\"username\":\"$user\",\"password\":\"pw-$user\"}" || true)
+  echo "$resp" > "$work/$name-signup.txt"
+  echo "$resp" | python3 -c 'import json,sys
+try: print(json.load(sys.stdin).get("sessionToken",""))
+except Exception: print("")' > "$work/$name-token.txt"
+  [ -s "$work/$name-token.txt" ] && [ -n "$(cat "$work/$name-token.txt")" ] \
+    || log "$name: POST /users gave no sessionToken ($resp); 'me' is n/a"
+}
+prepare parse "$parse_url"
+prepare basalt "$basalt_url"
+
+# ---- measure -------------------------------------------------------------------------------
+# CPU accounting around each measured run, to tell a clean run from one that shared the machine:
+# machine-wide busy time (/proc/stat), the server process's own time, and wrk's (children times).
+machine_ticks() { awk '/^cpu / {print $2+$3+$4+$7+$8+$9, $2+$3+$4+$5+$6+$7+$8+$9}' /proc/stat; }
+proc_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+pg_ticks() { # "pid:ticks,..." of every PostgreSQL process (Parse's database work), for cpu_share.py
+  local p out=""
+  for p in $(pgrep -x postgres || true); do out="$out$p:$(proc_ticks "$p"),"; done
+  echo "${out:-none}"
+}
+# children_secs: CPU seconds of the shell's waited-for children so far (run `times > $work/times.txt`
+# in this shell first: in a $(...) subshell, times would count the subshell's children only)
+children_secs() { awk 'NR == 2 {
+  n = split($0, a, " "); s = 0
+  for (i = 1; i <= n; i++) { m = a[i]; sub(/s$/, "", m); split(m, b, "m"); s += b[1] * 60 + b[2] }
+  print s }' "$work/times.txt"; }
+
+# run_wrk name base_url workload ids_file server_pid: raw wrk output to raw/name__workload.txt,
+# CPU shares to raw/name__workload.cpu, or the reason it was skipped to raw/name__workload.skip
+run_wrk() {
+  local name=$1 url=$2 w=$3 ids=$4 spid=$5 token="" hostport path m0 m1 s0 s1 c0 c1 p0 p1 t0 t1
+  local attempt other tag best="" best_other=0 tries=0
+  hostport=$(echo "$url" | sed -E 's#^(https?://[^/]+).*#\1#'); path=$(echo "$url" | sed -E 's#^https?://[^/]+##')
+  if [ "$w" = me ]; then
+    token=$(cat "$work/$name-token.txt" 2>/dev/null || true)
+    if [ -z "$token" ]; then
+      log "$name me: skipped (no session token)"
+      echo "POST /users gave no sessionToken: $(cat "$work/$name-signup.txt" 2>/dev/null)" > "$work/raw/${name}__me.skip"
+      return 0
+    fi
+  fi
+  # wrk runs in the background and the shell waits for it, so a signal stops the run at once
+  if [ "$WARMUP" != 0 ]; then
+    WORKLOAD=$w BASE_PATH=$path APP_ID=$APP_ID SESSION_TOKEN=$token IDS_FILE=$ids \
+      wrk -t"$THREADS" -c"$CONNS" -d"$WARMUP" -s "$anchor/lua/parse.lua" "$hostport" >/dev/null 2>&1 &
+    wrk_pid=$!; wait "$wrk_pid" || true; wrk_pid=""
+  fi
+  for attempt in $(seq 0 "$RETRIES"); do
+    tag="$work/try-${name}__$w-$attempt"; tries=$((attempt + 1))
+    times > "$work/times.txt"; c0=$(children_secs)
+    m0=$(machine_ticks); s0=$(proc_ticks "$spid"); p0=$(pg_ticks); t0=$(date +%s.%N)
+    WORKLOAD=$w BASE_PATH=$path APP_ID=$APP_ID SESSION_TOKEN=$token IDS_FILE=$ids \
+      wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --latency -s "$anchor/lua/parse.lua" "$hostport" \
+      > "$tag.txt" 2>&1 &
+    wrk_pid=$!; wait "$wrk_pid" || log "$name $w: wrk failed: $(tail -3 "$tag.txt")"; wrk_pid=""
+    m1=$(machine_ticks); s1=$(proc_ticks "$spid"); p1=$(pg_ticks); t1=$(date +%s.%N)
+    times > "$work/times.txt"; c1=$(children_secs)
+    python3 "$here/cpu_share.py" "$name" "$m0" "$m1" "$s0" "$s1" "$c0" "$c1" "$p0" "$p1" "$t0" "$t1" \
+      > "$tag.cpu"
+    other=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["other_pct"])' "$tag.cpu")
+    log "$name $w: $(awk '/Requests\/sec/ {print $2 " req/s"}' "$tag.txt") $(cat "$tag.cpu")"
+    if [ -z "$best" ] || [ "$other" -lt "$best_other" ]; then best=$tag; best_other=$other; fi
+    sleep 1
+    [ "$other" -gt "$NOISY_PCT" ] || break
+    if [ "$attempt" -lt "$RETRIES" ]; then
+      log "$name $w: something else used ${other}% of a core; measuring again"
+    fi
+  done
+  # keep the attempt that shared the machine least
+  cp "$best.txt" "$work/raw/${name}__$w.txt"; cp "$best.cpu" "$work/raw/${name}__$w.cpu"
+  echo "$tries" > "$work/raw/${name}__$w.tries"
+  return 0
+}
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+for w in $WORKLOADS; do
+  case $w in create|get|query|update|count|me) ;; *) die "unknown workload $w" ;; esac
+  run_wrk parse "$parse_url" "$w" "$work/parse-ids.txt" "$parse_pid"
+  run_wrk basalt "$basalt_url" "$w" "$work/basalt-ids.txt" "$basalt_pid"
+  if [ "$w" = get ]; then run_wrk ceiling "$ceiling_url" get "$work/basalt-ids.txt" "$ceiling_pid"; fi
+done
+
+# ---- report --------------------------------------------------------------------------------
+mkdir -p "$(dirname "$OUT")"
+commit=$(git -C "$repo" rev-parse --short HEAD)
+git -C "$repo" diff --quiet HEAD -- crates Cargo.toml Cargo.lock 2>/dev/null || commit="$commit+dirty"
+BUILD=$([ "${SKIP_BUILD:-}" = 1 ] && echo "skipped (existing binaries)" || echo "cargo build --release") \
+NOISY_PCT=$NOISY_PCT LOAD_BEFORE=$load_before LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg) WARMUP=$WARMUP \
+DURATION=$DURATION CONNS=$CONNS THREADS=$THREADS SEED=$SEED WORKLOADS=$WORKLOADS COMMIT=$commit \
+  python3 "$here/report.py" "$work/raw" "$OUT"
+log "rows written to $OUT"
