@@ -385,9 +385,21 @@ impl<'a> Compiler<'a> {
                     String::new()
                 } else {
                     let e = self.expr(path, part);
-                    let guard = self.type_guard(path, part, v);
+                    // A field the schema types like the value holds nothing else, so the guard
+                    // (which the expression index cannot answer) is left out.
+                    let typed = matches!(
+                        (&ft, v),
+                        (Some(FieldType::Number), Value::Number(_))
+                            | (Some(FieldType::String), Value::String(_))
+                            | (Some(FieldType::Boolean), Value::Bool(_))
+                    );
                     let p = self.bind(sql_value(v, part));
-                    format!("({guard} AND {e} {op} {p})")
+                    if typed {
+                        format!("{e} {op} {p}")
+                    } else {
+                        let guard = self.type_guard(path, part, v);
+                        format!("({guard} AND {e} {op} {p})")
+                    }
                 };
                 // Element predicates bind values, so build them only when arrays are possible.
                 let elem = if arrays == Arrays::Never {
