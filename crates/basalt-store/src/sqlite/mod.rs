@@ -142,9 +142,9 @@ impl SqliteStore {
     /// Opens (creating if needed) the database file at `path`.
     pub async fn open(path: &Path) -> anyhow::Result<SqliteStore> {
         let path = path.to_path_buf();
-        let conn = tokio::task::spawn_blocking({
+        let (conn, checkpoint_conn) = tokio::task::spawn_blocking({
             let path = path.clone();
-            move || -> anyhow::Result<Connection> {
+            move || -> anyhow::Result<(Connection, Connection)> {
                 if let Some(dir) = path.parent()
                     && !dir.as_os_str().is_empty()
                 {
@@ -152,7 +152,8 @@ impl SqliteStore {
                 }
                 let conn = open_connection(&path)?;
                 schema::init(&conn)?;
-                Ok(conn)
+                let checkpoint_conn = open_connection(&path)?;
+                Ok((conn, checkpoint_conn))
             }
         })
         .await??;
@@ -164,7 +165,7 @@ impl SqliteStore {
                 reader_ready: std::sync::Condvar::new(),
                 closed: AtomicBool::new(false),
             }),
-            writer: writer::Writer::start(conn)?,
+            writer: writer::Writer::start(conn, checkpoint_conn)?,
         })
     }
 

@@ -21,15 +21,36 @@ enum Message {
     Close(oneshot::Sender<()>),
 }
 
+/// How often the WAL is folded back into the database file, off the commit path.
+const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
+
 /// The handle the store keeps.
 pub(super) struct Writer {
     queue: mpsc::Sender<Message>,
     thread: std::sync::Mutex<Option<JoinHandle<()>>>,
+    checkpointer: std::sync::Mutex<Option<(mpsc::Sender<()>, JoinHandle<()>)>>,
+}
+
+/// Checkpoints the WAL from its own connection (PASSIVE: never blocks readers or the writer),
+/// so commits do not pay for it; SQLite's automatic checkpoint would run inside a commit and
+/// showed up as the writer's tail latency.
+fn checkpoint_loop(conn: Connection, stop: &mpsc::Receiver<()>) {
+    while let Err(mpsc::RecvTimeoutError::Timeout) = stop.recv_timeout(CHECKPOINT_EVERY) {
+        if let Err(e) = conn.execute_batch("PRAGMA wal_checkpoint(PASSIVE);") {
+            tracing::warn!(error = %e, "WAL checkpoint failed; will retry");
+        }
+    }
 }
 
 impl Writer {
     /// Starts the writer thread on `conn`.
-    pub(super) fn start(conn: Connection) -> std::io::Result<Writer> {
+    pub(super) fn start(conn: Connection, checkpoint_conn: Connection) -> std::io::Result<Writer> {
+        // Checkpoints happen on their own thread instead of inside commits.
+        let _ = conn.execute_batch("PRAGMA wal_autocheckpoint = 0;");
+        let (stop, stopped) = mpsc::channel();
+        let checkpointer = std::thread::Builder::new()
+            .name("basalt-sqlite-checkpoint".into())
+            .spawn(move || checkpoint_loop(checkpoint_conn, &stopped))?;
         let (queue, rx) = mpsc::channel();
         let thread = std::thread::Builder::new()
             .name("basalt-sqlite-writer".into())
@@ -37,6 +58,7 @@ impl Writer {
         Ok(Writer {
             queue,
             thread: std::sync::Mutex::new(Some(thread)),
+            checkpointer: std::sync::Mutex::new(Some((stop, checkpointer))),
         })
     }
 
@@ -47,6 +69,15 @@ impl Writer {
 
     /// Stops the writer after the queued jobs, checkpointing the WAL.
     pub(super) async fn close(&self) {
+        let checkpointer = self
+            .checkpointer
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        if let Some((stop, handle)) = checkpointer {
+            let _ = stop.send(());
+            let _ = tokio::task::spawn_blocking(move || handle.join()).await;
+        }
         let (tx, rx) = oneshot::channel();
         if self.queue.send(Message::Close(tx)).is_ok() {
             let _ = rx.await;
