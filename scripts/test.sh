@@ -3,6 +3,8 @@
 # Parse SDK suite against the freshly built binary. Run from anywhere: ./scripts/test.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Where cargo puts the binary the node suites drive (CARGO_TARGET_DIR is honoured).
+target_dir=$(cd "${CARGO_TARGET_DIR:-target}" 2>/dev/null && pwd || echo "$PWD/target")
 
 step() { printf '\n==> %s\n' "$*"; }
 
@@ -23,11 +25,11 @@ command -v node >/dev/null || { echo "node is required for tests/sdk (Node.js 20
 (
   cd tests/sdk
   [ -d node_modules/parse ] || npm ci --no-audit --no-fund
-  BASALT_BIN="$PWD/../../target/debug/basalt" npm test
+  BASALT_BIN="$target_dir/debug/basalt" npm test
 )
 
 step "security suite: OWASP API Top 10 attacks (tests/security)"
 (
   cd tests/security
-  BASALT_BIN="$PWD/../../target/debug/basalt" node --test --test-concurrency=2 .
+  BASALT_BIN="$target_dir/debug/basalt" node --test --test-concurrency=2 .
 )
