@@ -138,7 +138,7 @@ pub(crate) fn authenticate(
     Ok(auth)
 }
 
-/// The caller of a request.
+/// The caller of a request, its session token resolved into a user and roles.
 pub(crate) struct Caller(pub AuthContext);
 
 impl FromRequestParts<AppState> for Caller {
@@ -148,14 +148,10 @@ impl FromRequestParts<AppState> for Caller {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let peer = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|c| c.0.ip());
-        let auth = authenticate(&state.keys, &parts.headers, peer)?;
+        let Keys(auth, token) = Keys::from_request_parts(parts, state).await?;
         // The master key acts as itself whatever session token comes with it, as in Parse.
-        match header(&parts.headers, "x-parse-session-token").filter(|t| !t.is_empty()) {
-            Some(token) if !auth.master => match state.engine.authenticate(auth, token).await {
+        match token {
+            Some(token) if !auth.master => match state.engine.authenticate(auth, &token).await {
                 Ok(a) => Ok(Caller(a)),
                 // A deleted user's session is just an invalid token everywhere but /users/me.
                 Err(basalt_core::Error::Parse(p))
@@ -200,10 +196,9 @@ impl FromRequestParts<AppState> for Keys {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let peer = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|c| c.0.ip());
+        let Peer(peer) = Peer::from_request_parts(parts, state)
+            .await
+            .unwrap_or(Peer(None));
         let auth = authenticate(&state.keys, &parts.headers, peer)?;
         let token = header(&parts.headers, "x-parse-session-token")
             .filter(|t| !t.is_empty())

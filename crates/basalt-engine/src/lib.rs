@@ -24,6 +24,7 @@ use basalt_store::{Case, Store};
 pub use auth::{AuthContext, UserSession};
 pub use batch::{BatchOp, BatchOutcome};
 pub use read::{FindRequest, FindResult, GetRequest};
+pub use users::Credentials;
 pub use users::email::MailSettings;
 pub use users::sessions::ORPHANED as ORPHANED_SESSION;
 pub use write::{Created, Updated};

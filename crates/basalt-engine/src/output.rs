@@ -220,25 +220,6 @@ pub(crate) fn protected_in(
 /// The fields the class's `protectedFields` hide from this caller: the intersection of the
 /// lists of every entry that applies to it (`*`, its user id, its roles).
 pub(crate) fn protected_fields(schema: &ClassSchema, auth: &crate::AuthContext) -> Vec<String> {
-    if auth.reads_all() {
-        return vec![];
-    }
-    let Some(entries) = schema.clp.get("protectedFields").and_then(Value::as_object) else {
-        return vec![];
-    };
-    let mut result: Option<Vec<String>> = None;
-    for id in auth.acl_ids() {
-        if let Some(list) = entries.get(&id).and_then(Value::as_array) {
-            let fields: Vec<String> = list
-                .iter()
-                .filter_map(Value::as_str)
-                .map(str::to_owned)
-                .collect();
-            result = Some(match result {
-                None => fields,
-                Some(prev) => prev.into_iter().filter(|f| fields.contains(f)).collect(),
-            });
-        }
-    }
-    result.unwrap_or_default()
+    // With no object, only the caller's own groups apply (no `userField:` group can).
+    protected_in(schema, auth, &Document::new())
 }

@@ -236,8 +236,3 @@ pub async fn connect(uri: &str) -> anyhow::Result<Arc<dyn Store>> {
     }
     Ok(Arc::new(sqlite::SqliteStore::open(uri.as_ref()).await?))
 }
-
-/// Builds the schema of a class, for callers that need it from a `SchemaMap` (test helpers).
-pub fn schema_of<'a>(schemas: &'a SchemaMap, class: &str) -> Option<&'a ClassSchema> {
-    schemas.get(class).map(AsRef::as_ref)
-}

@@ -6,6 +6,7 @@ use axum::Json;
 use axum::extract::{Path, RawQuery, State};
 use axum::response::Response;
 use basalt_core::{ErrorCode, ParseError};
+use basalt_engine::Credentials;
 use serde_json::{Map, Value, json};
 
 use crate::AppState;
@@ -163,16 +164,17 @@ pub(crate) async fn login_as(
 }
 
 /// The credentials of a log-in: from the query string (GET) or the body (POST).
-fn credentials(
-    query: Option<&str>,
-    body: &Map<String, Value>,
-) -> (Option<String>, Option<String>, Option<String>) {
+fn credentials(query: Option<&str>, body: &Map<String, Value>) -> Credentials {
     let mut fields: Map<String, Value> = body.clone();
     for (k, v) in pairs(query) {
         fields.entry(k).or_insert(Value::String(v));
     }
     let get = |k: &str| fields.get(k).and_then(Value::as_str).map(str::to_owned);
-    (get("username"), get("email"), get("password"))
+    Credentials {
+        username: get("username"),
+        email: get("email"),
+        password: get("password"),
+    }
 }
 
 /// GET|POST /login (any session token sent along is ignored, as Parse does)
@@ -182,15 +184,9 @@ pub(crate) async fn login(
     RawQuery(query): RawQuery,
     JsonObject(body): JsonObject,
 ) -> Result<Json<Value>, ApiError> {
-    let (username, email, password) = credentials(query.as_deref(), &body);
     let user = state
         .engine
-        .login(
-            &auth,
-            username.as_deref(),
-            email.as_deref(),
-            password.as_deref(),
-        )
+        .login(&auth, &credentials(query.as_deref(), &body))
         .await?;
     Ok(Json(Value::Object(user)))
 }
@@ -202,15 +198,9 @@ pub(crate) async fn verify_password(
     RawQuery(query): RawQuery,
     JsonObject(body): JsonObject,
 ) -> Result<Json<Value>, ApiError> {
-    let (username, email, password) = credentials(query.as_deref(), &body);
     let user = state
         .engine
-        .verify_password(
-            &auth,
-            username.as_deref(),
-            email.as_deref(),
-            password.as_deref(),
-        )
+        .verify_password(&auth, &credentials(query.as_deref(), &body))
         .await?;
     Ok(Json(Value::Object(user)))
 }

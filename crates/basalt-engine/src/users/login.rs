@@ -14,6 +14,17 @@ use crate::output::{sanitize, to_json};
 use crate::write::Created;
 use crate::{AuthContext, Engine};
 
+/// What a log-in or `/verifyPassword` presents: a username or an e-mail, and a password.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Credentials {
+    /// `username` (an e-mail here also matches).
+    pub username: Option<String>,
+    /// `email`.
+    pub email: Option<String>,
+    /// `password`.
+    pub password: Option<String>,
+}
+
 fn bad_credentials() -> ParseError {
     ParseError::new(ErrorCode::ObjectNotFound, "Invalid username/password.")
 }
@@ -30,12 +41,12 @@ const RESERVED_SESSION_FIELDS: &[&str] = &[
 
 impl Engine {
     /// Finds the user a username (or e-mail) names and checks the password; upgrades old hashes.
-    async fn check_credentials(
-        &self,
-        username: Option<&str>,
-        email: Option<&str>,
-        pw: Option<&str>,
-    ) -> Result<StoredObject> {
+    async fn check_credentials(&self, credentials: &Credentials) -> Result<StoredObject> {
+        let (username, email, pw) = (
+            credentials.username.as_deref(),
+            credentials.email.as_deref(),
+            credentials.password.as_deref(),
+        );
         let user = match (
             username.filter(|u| !u.is_empty()),
             email.filter(|e| !e.is_empty()),
@@ -151,14 +162,8 @@ impl Engine {
     }
 
     /// Log-in with a username (or e-mail) and password: the user with a new session token.
-    pub async fn login(
-        &self,
-        auth: &AuthContext,
-        username: Option<&str>,
-        email: Option<&str>,
-        pw: Option<&str>,
-    ) -> Result<Document> {
-        let user = self.check_credentials(username, email, pw).await?;
+    pub async fn login(&self, auth: &AuthContext, credentials: &Credentials) -> Result<Document> {
+        let user = self.check_credentials(credentials).await?;
         self.log_in_as(auth, user, CreatedWith::Login("password"))
             .await
     }
@@ -186,11 +191,9 @@ impl Engine {
     pub async fn verify_password(
         &self,
         auth: &AuthContext,
-        username: Option<&str>,
-        email: Option<&str>,
-        pw: Option<&str>,
+        credentials: &Credentials,
     ) -> Result<Document> {
-        let user = self.check_credentials(username, email, pw).await?;
+        let user = self.check_credentials(credentials).await?;
         let me = auth.as_user(&user.object_id, "");
         Ok(self.user_json(&me, user))
     }
@@ -312,13 +315,12 @@ impl Engine {
             object_id: Some(object.object_id.clone()),
             fields: Document::new(),
         };
+        // The session's own fields bypass the reserved-field check; its ACL goes through it.
         for (k, v) in object.fields {
             if k == "ACL" {
                 body.insert(k, v);
-            } else if k == "sessionToken" {
-                internal.fields.insert(k, v);
             } else {
-                internal.fields.insert(k.clone(), v.clone());
+                internal.fields.insert(k, v);
             }
         }
         let (write, mut created) = self

@@ -5,6 +5,8 @@
 pub(crate) mod email;
 mod guard;
 mod login;
+
+pub use login::Credentials;
 mod roles;
 pub(crate) mod sessions;
 
