@@ -7,6 +7,7 @@ mod params;
 pub mod ratelimit;
 mod rest;
 mod routes;
+mod serve;
 mod tunnel;
 
 use std::sync::Arc;
@@ -16,6 +17,7 @@ use basalt_engine::Engine;
 pub use error::ApiError;
 pub use keys::{ApiKeys, IpRange};
 pub use routes::app;
+pub use serve::serve;
 
 /// Settings of the HTTP layer.
 #[derive(Debug, Clone)]

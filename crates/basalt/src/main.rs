@@ -8,11 +8,9 @@ mod limits;
 mod policies;
 
 use std::io::Write as _;
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use axum::ServiceExt as _;
 use basalt_api::{ApiConfig, ApiKeys, AppState};
 use basalt_engine::{Engine, EngineConfig};
 use clap::Parser as _;
@@ -152,12 +150,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     }
     tracing::info!(address = %bound, database = %config.database_uri, "basalt started");
     let app = basalt_api::app(state);
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown_signal())
-    .await?;
+    basalt_api::serve(listener, app, config.request_timeout, shutdown_signal()).await?;
     engine.shutdown().await;
     tracing::info!("stopped");
     Ok(())
