@@ -17,6 +17,7 @@ use tower_http::request_id::{
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
+use crate::keys::Keys;
 use crate::rest::{aggregate, batch, classes, pages, schemas, server, users};
 use crate::tunnel::{BodyLimit, tunnel};
 use crate::{ApiError, AppState};
@@ -102,10 +103,21 @@ fn api_routes(mount: &str) -> Router<AppState> {
         )
 }
 
-async fn not_found() -> ApiError {
+/// Paths the table does not know. The keys are checked first, as Parse checks the application
+/// id before routing, so a caller without it cannot tell routes that exist from those that don't.
+async fn not_found(_keys: Keys) -> ApiError {
     ApiError::Parse(basalt_core::ParseError::new(
         basalt_core::ErrorCode::InvalidJson,
         "unknown route",
+    ))
+}
+
+/// A known path asked with a method it does not take: a Parse error body rather than the
+/// router's empty 405, after the same key check.
+async fn method_not_allowed(_keys: Keys, method: Method) -> ApiError {
+    ApiError::Parse(basalt_core::ParseError::new(
+        basalt_core::ErrorCode::InvalidJson,
+        format!("unknown route: this path does not take {method}"),
     ))
 }
 
@@ -137,6 +149,7 @@ pub fn app(
     let limits = state.limits.clone();
     let routes = api_routes(&mount)
         .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
         .layer(axum::middleware::from_fn_with_state(
             limits,
