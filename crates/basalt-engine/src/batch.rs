@@ -69,15 +69,10 @@ pub enum BatchOutcome {
 }
 
 impl Engine {
-    /// Runs a batch. Independent batches answer per operation; a transaction answers all
-    /// outcomes, or the first error for the whole batch with nothing written.
-    pub async fn batch(
-        &self,
-        auth: &AuthContext,
-        ops: Vec<BatchOp>,
-        transaction: bool,
-    ) -> Result<Vec<Result<BatchOutcome>>> {
-        if ops.len() > self.config.batch_request_limit {
+    /// Refuses a batch of more sub-requests than the configured limit (107), before any of
+    /// them is looked at.
+    pub fn check_batch_size(&self, len: usize) -> Result<()> {
+        if len > self.config.batch_request_limit {
             return Err(ParseError::new(
                 ErrorCode::InvalidJson,
                 format!(
@@ -87,6 +82,18 @@ impl Engine {
             )
             .into());
         }
+        Ok(())
+    }
+
+    /// Runs a batch. Independent batches answer per operation; a transaction answers all
+    /// outcomes, or the first error for the whole batch with nothing written.
+    pub async fn batch(
+        &self,
+        auth: &AuthContext,
+        ops: Vec<BatchOp>,
+        transaction: bool,
+    ) -> Result<Vec<Result<BatchOutcome>>> {
+        self.check_batch_size(ops.len())?;
         if transaction {
             return self
                 .batch_transaction(auth, ops)

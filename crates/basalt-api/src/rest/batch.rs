@@ -110,6 +110,9 @@ pub(crate) async fn batch(
         .get("requests")
         .and_then(Value::as_array)
         .ok_or_else(|| invalid("requests must be an array".to_owned()))?;
+    // Checked here too, so an oversize transaction is refused as the client error it is rather
+    // than rolled back as a failed transaction.
+    state.engine.check_batch_size(requests.len())?;
     let token = headers
         .get("x-parse-session-token")
         .and_then(|v| v.to_str().ok());
