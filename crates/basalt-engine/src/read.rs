@@ -283,6 +283,7 @@ impl Engine {
             return Err(crate::users::permission_denied(ErrorCode::InvalidSessionToken).into());
         }
         self.check_master_only(auth, class)?;
+        self.check_class_exists_for(auth, class)?;
         if class == "_Installation" {
             // Installations hold every device's push token: listing them is for the master key.
             return Err(crate::users::permission_denied(ErrorCode::OperationForbidden).into());

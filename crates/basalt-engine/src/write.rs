@@ -49,11 +49,8 @@ pub struct Updated {
 
 fn forbid_read_only(auth: &AuthContext, action: &str) -> Result<()> {
     if auth.read_only_master && !auth.master {
-        return Err(ParseError::new(
-            ErrorCode::OperationForbidden,
-            format!("read-only masterKey isn't allowed to perform the {action} operation."),
-        )
-        .into());
+        tracing::info!(action, "refused: a write with the read-only master key");
+        return Err(crate::users::permission_denied(ErrorCode::OperationForbidden).into());
     }
     Ok(())
 }
@@ -118,17 +115,25 @@ impl Engine {
             )
             .into());
         }
-        if self.schemas.get(class).is_none()
-            && !auth.master
-            && !self.config.allow_client_class_creation
+        self.check_class_exists_for(auth, class)
+    }
+
+    /// With client class creation off, only the master key may touch a class that does not
+    /// exist yet (system classes always exist). The answer is Parse's sanitised one; the reason
+    /// goes to the log.
+    pub(crate) fn check_class_exists_for(&self, auth: &AuthContext, class: &str) -> Result<()> {
+        if self.config.allow_client_class_creation
+            || auth.master
+            || class.starts_with('_')
+            || self.schemas.get(class).is_some()
         {
-            return Err(ParseError::new(
-                ErrorCode::OperationForbidden,
-                format!("This user is not allowed to access non-existent class: {class}"),
-            )
-            .into());
+            return Ok(());
         }
-        Ok(())
+        tracing::info!(
+            class,
+            "refused: client access to a class that does not exist"
+        );
+        Err(crate::users::permission_denied(ErrorCode::OperationForbidden).into())
     }
 
     /// Validates a create (with the class's own rules: sign-up for `_User`, names for `_Role`)
