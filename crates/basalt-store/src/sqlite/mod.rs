@@ -138,6 +138,37 @@ fn interrupted(e: &StoreError) -> bool {
     }
 }
 
+/// Makes the database file (created empty if missing) and its WAL and shared-memory files
+/// readable by the owner alone: they hold password hashes and every user's data. SQLite gives
+/// the WAL and shm files it creates the database file's mode.
+#[cfg(unix)]
+fn restrict_to_owner(path: &Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("creating {}", path.display()))?;
+    for suffix in ["", "-wal", "-shm"] {
+        let mut file = path.as_os_str().to_owned();
+        file.push(suffix);
+        let file = Path::new(&file);
+        if let Ok(meta) = std::fs::metadata(file)
+            && meta.permissions().mode() & 0o077 != 0
+        {
+            std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o600))
+                .with_context(|| format!("restricting {}", file.display()))?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn restrict_to_owner(_path: &Path) -> anyhow::Result<()> {
+    Ok(())
+}
+
 impl SqliteStore {
     /// Opens (creating if needed) the database file at `path`.
     pub async fn open(path: &Path) -> anyhow::Result<SqliteStore> {
@@ -150,6 +181,7 @@ impl SqliteStore {
                 {
                     std::fs::create_dir_all(dir)?;
                 }
+                restrict_to_owner(&path)?;
                 let conn = open_connection(&path)?;
                 schema::init(&conn)?;
                 let checkpoint_conn = open_connection(&path)?;
