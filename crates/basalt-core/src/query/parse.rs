@@ -91,7 +91,12 @@ fn validate_path(key: &str) -> Result<FieldPath, ParseError> {
     let path = FieldPath::parse(key);
     let top_ok = field_name_is_valid(&path.field)
         || matches!(path.field.as_str(), "objectId" | "createdAt" | "updatedAt");
-    let sub_ok = path.sub.iter().all(|s| !s.is_empty() && !s.contains('$'));
+    // Control characters (NUL above all) cannot be part of a stored key and would cut a JSON
+    // path short in the database.
+    let sub_ok = path
+        .sub
+        .iter()
+        .all(|s| !s.is_empty() && !s.contains('$') && !s.chars().any(char::is_control));
     if top_ok && sub_ok {
         Ok(path)
     } else {

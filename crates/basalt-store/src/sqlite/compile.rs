@@ -117,6 +117,25 @@ fn invalid(msg: impl Into<String>) -> crate::StoreError {
     ParseError::new(ErrorCode::InvalidQuery, msg.into()).into()
 }
 
+/// Joins predicates with `sep` ("AND"/"OR") as a balanced tree of parentheses. SQLite parses a
+/// flat chain as a left-deep tree and refuses one deeper than 1000, so a wide `$or` or `$all`
+/// would fail; balanced, a million terms are 20 deep.
+fn balanced(sqls: &[String], sep: &str) -> String {
+    match sqls {
+        [] => String::new(),
+        [one] => one.clone(),
+        _ if sqls.len() <= 8 => format!("({})", sqls.join(sep)),
+        _ => {
+            let (a, b) = sqls.split_at(sqls.len() / 2);
+            format!("({}{sep}{})", balanced(a, sep), balanced(b, sep))
+        }
+    }
+}
+
+/// Lists longer than this are bound as one JSON array and read with `json_each`, so a `$in` of
+/// tens of thousands of ids stays within SQLite's limit on bound variables.
+const BIND_LIST_MAX: usize = 64;
+
 /// A JSON value as the SQL value `json_extract` yields for it.
 fn sql_value(v: &Value, part: Part) -> Sql {
     match v {
@@ -221,7 +240,7 @@ impl<'a> Compiler<'a> {
             .iter()
             .map(|p| self.filter(class, p))
             .collect::<StoreResult<Vec<_>>>()?;
-        Ok(format!("({})", sqls.join(sep)))
+        Ok(format!("({})", balanced(&sqls, sep)))
     }
 
     fn array_elements(&mut self, path: &FieldPath) -> String {
@@ -330,16 +349,28 @@ impl<'a> Compiler<'a> {
         }
     }
 
+    /// The right-hand side of `IN`: bound values, or for a long list one bound JSON array.
     fn in_list(&mut self, values: &[Value], part: Part) -> String {
-        let binds: Vec<String> = values
+        let sqls = values
             .iter()
             .filter(|v| !v.is_null())
-            .map(|v| {
-                let s = sql_value(v, part);
-                self.bind(s)
-            })
-            .collect();
-        binds.join(", ")
+            .map(|v| sql_value(v, part));
+        if values.len() > BIND_LIST_MAX {
+            let array: Vec<Value> = sqls
+                .map(|s| match s {
+                    Sql::Integer(i) => i.into(),
+                    Sql::Real(f) => {
+                        serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number)
+                    }
+                    Sql::Text(t) => t.into(),
+                    Sql::Null | Sql::Blob(_) => Value::Null,
+                })
+                .collect();
+            let p = self.bind(Sql::Text(Value::Array(array).to_string()));
+            return format!("(SELECT value FROM json_each({p}))");
+        }
+        let binds: Vec<String> = sqls.map(|s| self.bind(s)).collect();
+        format!("({})", binds.join(", "))
     }
 
     fn condition(
@@ -418,14 +449,14 @@ impl<'a> Compiler<'a> {
                     } else {
                         let e = self.expr(path, part);
                         let list = self.in_list(values, part);
-                        format!("{e} IN ({list})")
+                        format!("{e} IN {list}")
                     };
                     let preds: Vec<String> = if arrays == Arrays::Never {
                         Vec::new()
                     } else {
                         non_null.iter().map(|v| self.element_eq(v)).collect()
                     };
-                    ors.push(self.per_element(path, arrays, &scalar, &preds.join(" OR ")));
+                    ors.push(self.per_element(path, arrays, &scalar, &balanced(&preds, " OR ")));
                 }
                 if values.iter().any(Value::is_null) {
                     let e = self.expr(path, part);
@@ -472,14 +503,14 @@ impl<'a> Compiler<'a> {
                         self.any_element(path, &pred)
                     })
                     .collect();
-                format!("({})", parts.join(" AND "))
+                format!("({})", balanced(&parts, " AND "))
             }
             Condition::ContainedBy(values) => {
                 let preds: Vec<String> = values.iter().map(|v| self.element_eq(v)).collect();
                 let inner = if preds.is_empty() {
                     "0".to_owned()
                 } else {
-                    preds.join(" OR ")
+                    balanced(&preds, " OR ")
                 };
                 format!("NOT {}", self.any_element(path, &format!("NOT ({inner})")))
             }
@@ -745,6 +776,13 @@ fn where_clause(
     };
     let sql = c.filter(class, filter)?;
     let acl = c.acl();
+    // Leaves room for LIMIT and OFFSET under SQLite's limit of 32766 bound variables.
+    if c.params.len() > 32_000 {
+        return Err(invalid(format!(
+            "This query compares {} values; at most 32000 fit in one query. Split it.",
+            c.params.len()
+        )));
+    }
     Ok((format!("{sql}{acl}"), c.params, c.near_order))
 }
 
