@@ -246,7 +246,7 @@ test('[API2 medium] /aggregate never returns password hashes or session secrets,
   }
 });
 
-test('[API4 medium] a request whose body or headers never finish is cut off after --request-timeout', { todo: "open: header reads have no timeout yet (hyper's header_read_timeout is not set)" }, async () => {
+test('[API4 medium] a request whose body or headers never finish is cut off after --request-timeout', async () => {
   // basalt documents "504 after --request-timeout seconds ... a stuck request must not hold a
   // connection forever" (docs/compat.md C7). The body is read before the timeout layer.
   const other = await h.spawnBasalt({ env: { BASALT_REQUEST_TIMEOUT: '2' } });
@@ -264,7 +264,7 @@ test('[API4 medium] a request whose body or headers never finish is cut off afte
   }
 });
 
-test('[API4 low] large $in / $all lists, wide $or and NUL in a key path are answered (or refused with 4xx), not 500', { todo: "open: lists past SQLite's bound-variable limit answer 500; they need a 4xx limit" }, async () => {
+test('[API4 low] large $in / $all lists, wide $or and NUL in a key path are answered (or refused with 4xx), not 500', async () => {
   // These reach SQLite's limits (32766 bound variables, expression depth 1000) and come back as
   // internal errors; Parse answers them (or refuses them with a Parse error).
   const C = uniqueClass('Wide');
@@ -287,7 +287,7 @@ test('[API4 low] large $in / $all lists, wide $or and NUL in a key path are answ
   assert.deepEqual(failures, []);
 });
 
-test('[API4 low] a transactional batch over the batch limit is refused as a client error (400 code 107), not 500', { todo: 'open: the transactional path maps this client error to 500' }, async () => {
+test('[API4 low] a transactional batch over the batch limit is refused as a client error (400 code 107), not 500', async () => {
   const other = await h.spawnBasalt({ env: { PARSE_SERVER_BATCH_REQUEST_LIMIT: '2' } });
   try {
     const requests = Array.from({ length: 3 }, (_, i) => ({ method: 'POST', path: '/parse/classes/Tx', body: { i } }));
@@ -299,7 +299,7 @@ test('[API4 low] a transactional batch over the batch limit is refused as a clie
   }
 });
 
-test('[API8 low] the database files are not readable by other local users', { todo: 'partly fixed: the data directory is 0700; the files themselves are still 0644' }, async (t) => {
+test('[API8 low] the database files are not readable by other local users', async (t) => {
   if (!h.ctx.dataDir) {
     t.skip('the harness server uses BASALT_TEST_DATABASE_URI, not a data dir');
     return;
@@ -313,7 +313,7 @@ test('[API8 low] the database files are not readable by other local users', { to
   }
 });
 
-test('[API9 low] every path under the mount needs the application id (403), known or not', { todo: 'open: unknown deep paths answer 107 before the key check' }, async () => {
+test('[API9 low] every path under the mount needs the application id (403), known or not', async () => {
   // Parse checks the application id before routing, so an unauthenticated caller cannot tell
   // routes that exist from routes that do not.
   for (const p of ['/debug/pprof/', '/files/a/b.txt', '/1/classes/X', '/classes/X/Y/Z', '/health/', '/serverInfo/']) {
@@ -321,7 +321,7 @@ test('[API9 low] every path under the mount needs the application id (403), know
   }
 });
 
-test('[API9 low] an unsupported method on a known path answers a JSON Parse error, not an empty 405', { todo: 'open: 405 comes from the router with an empty body' }, async () => {
+test('[API9 low] an unsupported method on a known path answers a JSON Parse error, not an empty 405', async () => {
   for (const [method, p] of [
     ['GET', '/batch'],
     ['POST', '/functions/hello'],
@@ -336,7 +336,7 @@ test('[API9 low] an unsupported method on a known path answers a JSON Parse erro
   }
 });
 
-test('[API8 low] refusals are sanitised like Parse\'s: "Permission denied", not the reason', { todo: 'open: some refusals still name their reason' }, async () => {
+test('[API8 low] refusals are sanitised like Parse\'s: "Permission denied", not the reason', async () => {
   // Parse 9 (enableSanitizedErrorResponse, default true) answers these with "Permission denied"
   // and logs the detail; basalt names the class or the read-only key in the answer.
   const other = await h.spawnBasalt({
