@@ -91,6 +91,7 @@ function waitForListening(child) {
 
 /**
  * Start (or attach to) the server under test.
+ * opts.args / opts.env: extra command-line arguments and environment variables for basalt.
  * opts.javascriptKey / opts.restApiKey: ask for client keys to be configured. Against an
  * external server the keys come from PARSE_JS_KEY / PARSE_REST_API_KEY instead; when a key
  * the file asked for is not configured there, `ctx.missingKeys` lists it (tests skip).
@@ -126,9 +127,11 @@ async function startServer(opts = {}) {
   args.push('--app-id', ctx.appId, '--master-key', ctx.masterKey);
   if (ctx.javascriptKey) args.push('--javascript-key', ctx.javascriptKey);
   if (ctx.restApiKey) args.push('--rest-api-key', ctx.restApiKey);
+  if (opts.args) args.push(...opts.args);
 
   ctx.stderr = '';
-  const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const env = opts.env ? { ...process.env, ...opts.env } : process.env;
+  const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
   ctx.child = child;
   child.stderr.on('data', (chunk) => {
     ctx.stderr += chunk.toString();
