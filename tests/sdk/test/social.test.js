@@ -22,7 +22,7 @@ before(async () => {
     [PROVIDER]: { issuer: oidc.issuer, clientId: 'basalt-app', jwksRefetchSeconds: 0 },
     mfa: { enabled: true, options: ['TOTP'] },
   };
-  await startServer({ env: { PARSE_SERVER_AUTH_PROVIDERS: JSON.stringify(providers) } });
+  await startServer({ alwaysBasalt: true, env: { PARSE_SERVER_AUTH_PROVIDERS: JSON.stringify(providers) } });
 });
 after(async () => {
   await stopServer();
