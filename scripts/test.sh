@@ -24,7 +24,9 @@ step "official Parse JS SDK suite (tests/sdk)"
 command -v node >/dev/null || { echo "node is required for tests/sdk (Node.js 20 or newer)" >&2; exit 1; }
 (
   cd tests/sdk
-  [ -d node_modules/parse ] || npm ci --no-audit --no-fund
+  [ -d node_modules/parse ] && [ -d node_modules/otpauth ] || npm ci --no-audit --no-fund
+  # The OpenID Connect provider the social log-in tests run on loopback.
+  (cd ../support/oidc && { [ -d node_modules/oidc-provider ] || npm ci --no-audit --no-fund; })
   BASALT_BIN="$target_dir/debug/basalt" npm test
 )
 

@@ -202,7 +202,7 @@ test('[API3 medium] a client-written "sessionToken" property on _User is never s
   assert.equal(me.body.sessionToken, u.token);
 });
 
-test('[API3/API7 high] authData for unconfigured providers is never stored (252), and a used anonymous id cannot be linked twice (208)', { todo: 'open: 208 for an anonymous id already linked to another user is not answered yet' }, async () => {
+test('[API3/API7 high] authData for unconfigured providers is never stored (252), and a used anonymous id cannot be linked twice (208)', async () => {
   // Parse validates every provider in authData on sign-up and on update; unknown ones are 252.
   const usersBefore = await h.masterCount('_User');
   const mixed = await rest('POST', '/users', {

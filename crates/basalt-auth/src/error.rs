@@ -21,6 +21,10 @@ pub enum AuthError {
     /// which Parse Server turns into code 141 (`SCRIPT_FAILED`).
     #[error("{0}")]
     Mfa(Cow<'static, str>),
+    /// The authData names a provider this server does not verify, or one turned off
+    /// (Parse code 252, `This authentication method is unsupported.`).
+    #[error("This authentication method is unsupported.")]
+    Unsupported,
     /// An identity provider could not be reached or answered nonsense (network error, 5xx,
     /// unparseable JWKS or discovery document). Not the client's fault.
     #[error("auth provider {provider} is unavailable: {reason}")]
@@ -42,9 +46,10 @@ impl AuthError {
     /// True for failures the client did not cause (outages, configuration, hashing).
     pub fn is_internal(&self) -> bool {
         match self {
-            AuthError::PasswordPolicy(_) | AuthError::InvalidAuthData(_) | AuthError::Mfa(_) => {
-                false
-            }
+            AuthError::PasswordPolicy(_)
+            | AuthError::InvalidAuthData(_)
+            | AuthError::Mfa(_)
+            | AuthError::Unsupported => false,
             AuthError::ProviderUnavailable { .. }
             | AuthError::Config(_)
             | AuthError::Hashing(_) => true,
@@ -78,6 +83,10 @@ impl From<AuthError> for ParseError {
                 ParseError::new(ErrorCode::ObjectNotFound, message)
             }
             AuthError::Mfa(message) => ParseError::new(ErrorCode::ScriptFailed, message),
+            AuthError::Unsupported => ParseError::new(
+                ErrorCode::UnsupportedService,
+                "This authentication method is unsupported.",
+            ),
             AuthError::ProviderUnavailable { .. }
             | AuthError::Config(_)
             | AuthError::Hashing(_) => {

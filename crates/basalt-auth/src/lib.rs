@@ -6,6 +6,7 @@
 //! - [`totp`]: TOTP and recovery codes behind `authData.mfa`.
 //! - [`oidc`]: id_token verification with cached JWKS (apple, google, any OIDC issuer).
 //! - [`access_token`]: access-token providers checked against a "me" endpoint (github, facebook).
+//! - [`providers`]: the configured providers by name (Parse's `auth` option), built once.
 //! - [`error`]: [`AuthError`] and its one mapping to Parse codes.
 //!
 //! This crate holds no data access and no HTTP server: it never reads or writes users or
@@ -17,6 +18,7 @@ pub mod error;
 pub mod http;
 pub mod oidc;
 pub mod password;
+pub mod providers;
 pub mod sealed;
 pub mod token;
 pub mod totp;
@@ -26,5 +28,6 @@ pub use error::AuthError;
 pub use http::http_client;
 pub use oidc::{IdTokenClaims, OidcOptions, OidcProvider, OidcVerifier};
 pub use password::{PasswordPolicy, Verified};
+pub use providers::{AuthProviders, ProviderRole, ProviderSpec};
 pub use token::{constant_time_eq, hash_token, new_secret, new_session_token};
 pub use totp::Enrolment;

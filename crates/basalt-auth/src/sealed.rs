@@ -16,10 +16,17 @@ impl std::fmt::Debug for SealingKey {
 }
 
 impl SealingKey {
-    /// Derives the key from a server secret (the master key): SHA-256 of a label and the secret.
+    /// Derives the session-token key from a server secret (the master key): SHA-256 of a
+    /// label and the secret.
     pub fn derive(secret: &str) -> Option<SealingKey> {
+        Self::derive_labelled("basalt session token sealing v1:", secret)
+    }
+
+    /// Derives a key for one purpose (`label`) from a server secret, so keys sealing different
+    /// things never coincide.
+    pub fn derive_labelled(label: &str, secret: &str) -> Option<SealingKey> {
         let digest = Sha256::new()
-            .chain_update(b"basalt session token sealing v1:")
+            .chain_update(label.as_bytes())
             .chain_update(secret)
             .finalize();
         UnboundKey::new(&AES_256_GCM, &digest)

@@ -138,7 +138,8 @@ impl Engine {
         ops: Vec<BatchOp>,
     ) -> Result<Vec<BatchOutcome>> {
         enum Slot {
-            Write(Option<Created>),
+            /// A write: a create's answer, or fields added to an update's answer.
+            Write(Option<Created>, Document),
             Read(BatchOp),
         }
         let mut writes: Vec<Write> = Vec::new();
@@ -152,25 +153,26 @@ impl Engine {
                     // A sign-up also writes its session; only the first write answers.
                     extra_writes.push(ws.len().saturating_sub(1));
                     writes.extend(ws);
-                    slots.push(Slot::Write(Some(created)));
+                    slots.push(Slot::Write(Some(created), Document::new()));
                 }
                 BatchOp::Update {
                     class,
                     object_id,
                     body,
                 } => {
-                    let (w, after) = self.plan_update(auth, &class, &object_id, body).await?;
+                    let (w, after, response) =
+                        self.plan_update(auth, &class, &object_id, body).await?;
                     writes.push(w);
                     afters.push(after);
                     extra_writes.push(0);
-                    slots.push(Slot::Write(None));
+                    slots.push(Slot::Write(None, response));
                 }
                 BatchOp::Delete { class, object_id } => {
                     let (w, after) = self.plan_delete(auth, &class, &object_id).await?;
                     writes.push(w);
                     afters.push(after);
                     extra_writes.push(0);
-                    slots.push(Slot::Write(None));
+                    slots.push(Slot::Write(None, Document::new()));
                 }
                 read @ (BatchOp::Get { .. } | BatchOp::Find { .. }) => slots.push(Slot::Read(read)),
             }
@@ -185,7 +187,7 @@ impl Engine {
         for slot in slots {
             out.push(match slot {
                 Slot::Read(op) => self.run_one(auth, op).await?,
-                Slot::Write(created) => match (
+                Slot::Write(created, response) => match (
                     {
                         let first = outcomes.next();
                         for _ in 0..extra_writes.next().unwrap_or(0) {
@@ -196,7 +198,8 @@ impl Engine {
                     created,
                 ) {
                     (Some(WriteOutcome::Created), Some(c)) => BatchOutcome::Created(c),
-                    (Some(WriteOutcome::Updated { echoed, object }), _) => {
+                    (Some(WriteOutcome::Updated { mut echoed, object }), _) => {
+                        echoed.extend(response);
                         BatchOutcome::Updated(Updated {
                             updated_at: object.updated_at,
                             echoed,

@@ -56,6 +56,10 @@ pub struct EngineConfig {
     pub account_lockout: Option<AccountLockout>,
     /// E-mail for verification and password reset; None sends none.
     pub mail: Option<MailSettings>,
+    /// The authData providers this server verifies (Parse's `auth` option).
+    pub auth_providers: Arc<basalt_auth::AuthProviders>,
+    /// Key sealing users' TOTP secrets at rest (derived from the master key).
+    pub mfa_key: Option<Arc<basalt_auth::sealed::SealingKey>>,
 }
 
 /// Parse's `accountLockout`: after `threshold` failed log-ins in a row, refuse log-ins for
@@ -81,6 +85,8 @@ impl Default for EngineConfig {
             password_policy: None,
             account_lockout: None,
             mail: None,
+            auth_providers: Arc::new(basalt_auth::AuthProviders::anonymous_only()),
+            mfa_key: None,
         }
     }
 }
@@ -95,6 +101,7 @@ pub struct Engine {
     store: Arc<dyn Store>,
     schemas: SchemaCache,
     sessions: users::sessions::SessionCache,
+    mfa_locks: users::mfa::MfaLocks,
     config: EngineConfig,
 }
 
@@ -124,6 +131,7 @@ impl Engine {
             store,
             schemas,
             sessions: users::sessions::SessionCache::default(),
+            mfa_locks: users::mfa::MfaLocks::default(),
             config,
         })
     }

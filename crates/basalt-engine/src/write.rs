@@ -227,7 +227,7 @@ impl Engine {
         class: &str,
         object_id: &str,
         mut body: Document,
-    ) -> Result<(Write, AfterCommit)> {
+    ) -> Result<(Write, AfterCommit, Document)> {
         forbid_read_only(auth, "update")?;
         validate_class_name(class)?;
         if self.schemas.get(class).is_none() {
@@ -249,14 +249,20 @@ impl Engine {
         }
         body.remove("createdAt");
         body.remove("updatedAt");
-        let (internal, after) = match class {
+        let plain = |after| crate::users::UserUpdate {
+            internal: Document::new(),
+            removed: Vec::new(),
+            after,
+            response: Document::new(),
+        };
+        let extra = match class {
             "_User" => self.prepare_user_update(auth, object_id, &mut body).await?,
-            "_Role" => (Document::new(), AfterCommit::ClearSessionCache),
+            "_Role" => plain(AfterCommit::ClearSessionCache),
             "_Session" => {
                 self.check_session_update(auth, &body)?;
-                (Document::new(), AfterCommit::ClearSessionCache)
+                plain(AfterCommit::ClearSessionCache)
             }
-            _ => (Document::new(), AfterCommit::Nothing),
+            _ => plain(AfterCommit::Nothing),
         };
         let mut patch = decode_patch(body)?;
         let existing = self.schemas.get(class);
@@ -267,11 +273,18 @@ impl Engine {
         self.schemas
             .ensure_fields(self.store.as_ref(), class, &new_fields)
             .await?;
-        for (field, value) in internal {
+        for (field, value) in extra.internal {
             patch.changes.push(basalt_core::ops::FieldChange {
                 field,
                 sub: vec![],
                 op: Op::Set(value),
+            });
+        }
+        for field in extra.removed {
+            patch.changes.push(basalt_core::ops::FieldChange {
+                field,
+                sub: vec![],
+                op: Op::Delete,
             });
         }
         let relations = relation_changes(&patch);
@@ -283,7 +296,7 @@ impl Engine {
             relations,
             writers: auth.writers(),
         };
-        Ok((write, after))
+        Ok((write, extra.after, extra.response))
     }
 
     /// Checks a delete; returns the write and what to do once it is committed.
@@ -375,7 +388,7 @@ impl Engine {
         object_id: &str,
         body: Document,
     ) -> Result<Updated> {
-        let (write, after) = self.plan_update(auth, class, object_id, body).await?;
+        let (write, after, response) = self.plan_update(auth, class, object_id, body).await?;
         let mut outcomes = self.commit(vec![write]).await.map_err(|(_, e)| e)?;
         // A password change ends every session of the user; the user's own caller gets a
         // fresh session in the answer, as Parse does.
@@ -393,6 +406,7 @@ impl Engine {
         };
         match outcomes.pop() {
             Some(WriteOutcome::Updated { mut echoed, object }) => {
+                echoed.extend(response);
                 if let Some(t) = token {
                     echoed.insert("sessionToken".into(), Value::String(t));
                 }

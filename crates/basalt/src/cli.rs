@@ -177,6 +177,12 @@ pub struct ServeArgs {
     #[arg(long, env = "PARSE_SERVER_FILES_ADAPTER")]
     pub files_adapter: Option<String>,
 
+    /// authData providers to verify, as Parse's `auth` option (JSON keyed by provider:
+    /// `{"google": {"clientId": "…"}, "mycorp": {"issuer": "https://…", "clientId": "…"},
+    /// "github": {}, "mfa": {"options": ["TOTP"]}}`) [default: anonymous only].
+    #[arg(long, env = "PARSE_SERVER_AUTH_PROVIDERS")]
+    pub auth_providers: Option<String>,
+
     /// Push options. Accepted; push is not active in this release.
     #[arg(long, env = "PARSE_SERVER_PUSH")]
     pub push: Option<String>,

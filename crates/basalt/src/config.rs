@@ -81,6 +81,8 @@ struct FileConfig {
     push: Option<toml::Value>,
     #[serde(alias = "emailAdapter")]
     email_adapter: Option<toml::Value>,
+    /// Parse's `auth`: one table per provider (`[auth.google] client_id = "…"`).
+    auth: Option<toml::Value>,
 }
 
 /// A secret that never prints.
@@ -168,6 +170,8 @@ pub struct Config {
     pub log_level: String,
     /// Log format.
     pub log_format: LogFormat,
+    /// The authData providers to verify (Parse's `auth` option).
+    pub auth_providers: Vec<basalt_auth::ProviderSpec>,
     /// Options accepted for capabilities not active yet, by name.
     pub inactive: Vec<&'static str>,
 }
@@ -351,6 +355,15 @@ impl Config {
                 None
             })
         });
+        let auth_providers = match as_json(args.auth_providers, file.auth) {
+            None => Vec::new(),
+            Some(options) => {
+                basalt_auth::providers::parse_auth_options(&options).unwrap_or_else(|found| {
+                    problems.extend(found);
+                    Vec::new()
+                })
+            }
+        };
         let mail = args.mail_url.or(file.mail_url).map(|url| MailConfig {
             url,
             app_name: args
@@ -368,6 +381,7 @@ impl Config {
                 .unwrap_or(false),
         });
         let config = Config {
+            auth_providers,
             mail,
             password_policy,
             account_lockout,
@@ -471,5 +485,42 @@ mod tests {
         };
         let problems = Config::load(args).unwrap_err();
         assert_eq!(problems.len(), 2, "{problems:?}");
+    }
+
+    #[test]
+    fn auth_providers_come_from_toml_tables_or_parse_json() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("basalt.toml");
+        std::fs::write(
+            &path,
+            "[auth.google]\nclient_id = \"g\"\n[auth.mycorp]\nissuer = \"https://id.example.com\"\nclient_id = \"c\"\n",
+        )
+        .unwrap();
+        let from_file = Config::load(ServeArgs {
+            config: Some(path.clone()),
+            ..ServeArgs::default()
+        })
+        .unwrap();
+        assert_eq!(from_file.auth_providers.len(), 2);
+
+        let from_flag = Config::load(ServeArgs {
+            config: Some(path),
+            auth_providers: Some(r#"{"github": {}, "mfa": {"options": ["TOTP"]}}"#.into()),
+            ..ServeArgs::default()
+        })
+        .unwrap();
+        assert_eq!(from_flag.auth_providers.len(), 2);
+        assert!(
+            from_flag
+                .auth_providers
+                .contains(&basalt_auth::ProviderSpec::Mfa)
+        );
+
+        let problems = Config::load(ServeArgs {
+            auth_providers: Some(r#"{"google": {}}"#.into()),
+            ..ServeArgs::default()
+        })
+        .unwrap_err();
+        assert!(problems[0].starts_with("auth.google"), "{problems:?}");
     }
 }

@@ -87,6 +87,9 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         .unwrap_or_else(|| base_url.clone());
     restrict_data_dir(&config.data_dir)?;
     let store = basalt_store::connect(&config.database_uri).await?;
+    let auth_providers = basalt_auth::AuthProviders::build(config.auth_providers.clone())
+        .map_err(|e| anyhow::anyhow!("auth providers: {e}"))?;
+    tracing::info!(providers = ?auth_providers, "authData providers");
     let engine = Arc::new(
         Engine::new(
             store,
@@ -98,6 +101,12 @@ async fn serve(config: Config) -> anyhow::Result<()> {
                 file_url_base: Some(format!("{server_url}/files/{}", keys.app_id)),
                 session_length: config.session_length,
                 token_key: basalt_auth::sealed::SealingKey::derive(&keys.master_key).map(Arc::new),
+                mfa_key: basalt_auth::sealed::SealingKey::derive_labelled(
+                    "basalt mfa secret sealing v1:",
+                    &keys.master_key,
+                )
+                .map(Arc::new),
+                auth_providers: Arc::new(auth_providers),
                 password_policy: config.password_policy.clone(),
                 account_lockout: config.account_lockout,
                 mail: match &config.mail {

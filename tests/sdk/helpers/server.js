@@ -91,13 +91,16 @@ function waitForListening(child) {
 
 /**
  * Start (or attach to) the server under test.
+ * opts.args / opts.env: extra command-line arguments and environment variables for basalt.
+ * opts.alwaysBasalt: spawn basalt even when PARSE_SERVER_URL names an external server (for
+ * files that configure the server themselves, like test/social.test.js).
  * opts.javascriptKey / opts.restApiKey: ask for client keys to be configured. Against an
  * external server the keys come from PARSE_JS_KEY / PARSE_REST_API_KEY instead; when a key
  * the file asked for is not configured there, `ctx.missingKeys` lists it (tests skip).
  */
 async function startServer(opts = {}) {
   ctx.missingKeys = [];
-  if (process.env.PARSE_SERVER_URL) {
+  if (process.env.PARSE_SERVER_URL && !opts.alwaysBasalt) {
     ctx.external = true;
     ctx.url = process.env.PARSE_SERVER_URL.replace(/\/+$/, '');
     ctx.appId = process.env.PARSE_APP_ID || DEFAULT_APP_ID;
@@ -126,9 +129,11 @@ async function startServer(opts = {}) {
   args.push('--app-id', ctx.appId, '--master-key', ctx.masterKey);
   if (ctx.javascriptKey) args.push('--javascript-key', ctx.javascriptKey);
   if (ctx.restApiKey) args.push('--rest-api-key', ctx.restApiKey);
+  if (opts.args) args.push(...opts.args);
 
   ctx.stderr = '';
-  const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const env = opts.env ? { ...process.env, ...opts.env } : process.env;
+  const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
   ctx.child = child;
   child.stderr.on('data', (chunk) => {
     ctx.stderr += chunk.toString();

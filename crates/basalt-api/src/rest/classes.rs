@@ -61,7 +61,7 @@ pub(crate) async fn create_in(
 ) -> Result<Response, ApiError> {
     let created = state.engine.create(auth, class, body).await?;
     if created.existing {
-        // An anonymous id that already had a user logs in: 200 with the user.
+        // authData naming an existing user logs that user in: 200 with the user.
         return Ok((StatusCode::OK, Json(Value::Object(created.filled))).into_response());
     }
     let location = format!("{}/{route}/{}", state.config.server_url, created.object_id);

@@ -174,6 +174,11 @@ fn credentials(query: Option<&str>, body: &Map<String, Value>) -> Credentials {
         username: get("username"),
         email: get("email"),
         password: get("password"),
+        // A GET carries it as JSON text in the query string.
+        auth_data: fields.get("authData").map(|v| match v {
+            Value::String(text) => serde_json::from_str(text).unwrap_or_else(|_| v.clone()),
+            other => other.clone(),
+        }),
     }
 }
 

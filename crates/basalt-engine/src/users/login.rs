@@ -8,14 +8,16 @@ use basalt_core::{ErrorCode, ParseError, Result};
 use basalt_store::{FindSpec, StoredObject, Write};
 use serde_json::{Value, json};
 
+use super::auth_data::{AuthDataInput, Entry};
 use super::permission_denied;
 use super::sessions::CreatedWith;
 use crate::output::{sanitize, to_json};
 use crate::write::Created;
 use crate::{AuthContext, Engine};
 
-/// What a log-in or `/verifyPassword` presents: a username or an e-mail, and a password.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// What a log-in or `/verifyPassword` presents: a username or an e-mail, a password, and for a
+/// log-in the additional authData.
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Credentials {
     /// `username` (an e-mail here also matches).
     pub username: Option<String>,
@@ -23,6 +25,8 @@ pub struct Credentials {
     pub email: Option<String>,
     /// `password`.
     pub password: Option<String>,
+    /// `authData` sent along (the second factor: `{mfa: {token}}`).
+    pub auth_data: Option<Value>,
 }
 
 fn bad_credentials() -> ParseError {
@@ -38,6 +42,21 @@ const RESERVED_SESSION_FIELDS: &[&str] = &[
     "user",
     "restricted",
 ];
+
+/// An update body carrying `input` as authData.
+fn link_body(input: AuthDataInput) -> Document {
+    let data: serde_json::Map<String, Value> = input
+        .0
+        .into_iter()
+        .map(|(name, entry)| match entry {
+            Entry::Unlink => (name, Value::Null),
+            Entry::Data(d) => (name, Value::Object(d)),
+        })
+        .collect();
+    let mut body = Document::new();
+    body.insert("authData".into(), Value::Object(data));
+    body
+}
 
 impl Engine {
     /// Finds the user a username (or e-mail) names and checks the password; upgrades old hashes.
@@ -162,8 +181,26 @@ impl Engine {
     }
 
     /// Log-in with a username (or e-mail) and password: the user with a new session token.
+    /// With authData, an enrolled user's TOTP code is checked and other providers are linked
+    /// as by an update.
     pub async fn login(&self, auth: &AuthContext, credentials: &Credentials) -> Result<Document> {
+        let mut input = match &credentials.auth_data {
+            None | Some(Value::Null) => AuthDataInput::default(),
+            Some(value) => AuthDataInput::parse(value)?,
+        };
         let user = self.check_credentials(credentials).await?;
+        let mfa = input.take_mfa();
+        self.check_mfa_login(&user, mfa.as_ref()).await?;
+        let user = if input.is_empty() {
+            user
+        } else {
+            let me = auth.as_user(&user.object_id, "");
+            self.update(&me, "_User", &user.object_id, link_body(input))
+                .await?;
+            self.find_user_by("objectId", &user.object_id)
+                .await?
+                .ok_or_else(crate::write::not_found)?
+        };
         self.log_in_as(auth, user, CreatedWith::Login("password"))
             .await
     }

@@ -1,10 +1,12 @@
-//! Users: sign-up, log-in (password or anonymous authData), log-out, the current user,
-//! password checks and changes. Passwords are stored only as `_hashed_password` (argon2id;
+//! Users: sign-up, log-in (password or authData providers), linking providers, TOTP MFA,
+//! log-out, the current user, password checks and changes. Passwords are stored only as `_hashed_password` (argon2id;
 //! imported bcrypt hashes verify and are upgraded on the next log-in).
 
+mod auth_data;
 pub(crate) mod email;
 mod guard;
 mod login;
+pub(crate) mod mfa;
 
 pub use login::Credentials;
 mod roles;
@@ -18,10 +20,23 @@ use basalt_core::{ErrorCode, ParseError, Result};
 use basalt_store::{FindSpec, StoredObject, Write};
 use serde_json::{Value, json};
 
+use auth_data::AuthDataInput;
 use sessions::CreatedWith;
 
 use crate::output::{sanitize, to_json};
 use crate::write::{AfterCommit, Created, Internal};
+
+/// What a `_User` update adds to the client's changes.
+pub(crate) struct UserUpdate {
+    /// Fields the server sets (hidden ones included).
+    pub internal: Document,
+    /// Fields the server removes.
+    pub removed: Vec<String>,
+    /// What to do once committed.
+    pub after: AfterCommit,
+    /// Fields added to the answer (`authDataResponse`).
+    pub response: Document,
+}
 use crate::{AuthContext, Engine};
 
 /// Parse's sanitised answer for most refusals.
@@ -93,8 +108,11 @@ impl Engine {
         forbid_email_verified(auth, &body)?;
         // A session token in the body is not how sessions are made; the server issues its own.
         body.remove("sessionToken");
-        if let Some(auth_data) = body.get("authData").cloned() {
-            return self.plan_auth_data_signup(auth, body, &auth_data).await;
+        if let Some(value) = body.remove("authData") {
+            let input = AuthDataInput::parse(&value)?;
+            if !input.is_empty() {
+                return self.plan_auth_data_signup(auth, body, input).await;
+            }
         }
         if take_string(&body, "username")?
             .filter(|u| !u.is_empty())
@@ -132,90 +150,7 @@ impl Engine {
         Ok((writes, created))
     }
 
-    async fn plan_auth_data_signup(
-        &self,
-        auth: &AuthContext,
-        mut body: Document,
-        auth_data: &Value,
-    ) -> Result<(Vec<Write>, Created)> {
-        let unsupported = || {
-            ParseError::new(
-                ErrorCode::UnsupportedService,
-                "This authentication method is unsupported.",
-            )
-        };
-        let providers = auth_data
-            .as_object()
-            .filter(|o| !o.is_empty())
-            .ok_or_else(unsupported)?;
-        let (provider, data) = providers.iter().next().ok_or_else(unsupported)?;
-        // Only providers this server verifies may be linked; anything else would store an
-        // identity nobody checked.
-        if provider != "anonymous" || providers.len() != 1 {
-            return Err(unsupported().into());
-        }
-        let id = data
-            .get("id")
-            .and_then(Value::as_str)
-            .filter(|s| !s.is_empty())
-            .ok_or_else(|| {
-                ParseError::new(
-                    ErrorCode::LinkedIdMissing,
-                    "A linked id is required for this authentication provider.",
-                )
-            })?;
-        // An anonymous id already linked logs that user in.
-        let filter = Filter::Field(
-            FieldPath::parse("authData.anonymous.id"),
-            Condition::Eq(json!(id)),
-        );
-        let schemas = self.schemas.snapshot();
-        let spec = FindSpec {
-            limit: Some(1),
-            ..FindSpec::filter(filter)
-        };
-        if let Some(user) = self
-            .store
-            .find(&schemas, "_User", &spec)
-            .await?
-            .into_iter()
-            .next()
-        {
-            let (session, token) =
-                self.new_session(auth, &user.object_id, CreatedWith::Login("anonymous"));
-            let me = auth.as_user(&user.object_id, &token);
-            let mut filled = self.user_json(&me, user.clone());
-            filled.insert("sessionToken".into(), Value::String(token));
-            filled.insert("authDataResponse".into(), json!({}));
-            let created = Created {
-                object_id: user.object_id,
-                created_at: user.created_at,
-                filled,
-                existing: true,
-            };
-            return Ok((vec![session], created));
-        }
-        if !body.contains_key("username") {
-            let generated: String =
-                (0..3).map(|_| new_object_id()).collect::<String>()[..25].to_owned();
-            body.insert("username".into(), Value::String(generated));
-        }
-        let internal = Internal {
-            object_id: Some(new_object_id()),
-            ..Internal::default()
-        };
-        let username = body.get("username").cloned();
-        let (writes, mut created) = self
-            .plan_user_create(auth, body, internal, CreatedWith::Login("anonymous"))
-            .await?;
-        if let Some(u) = username {
-            created.filled.insert("username".into(), u);
-        }
-        created.filled.insert("authDataResponse".into(), json!({}));
-        Ok((writes, created))
-    }
-
-    async fn plan_user_create(
+    pub(crate) async fn plan_user_create(
         &self,
         auth: &AuthContext,
         mut body: Document,
@@ -234,14 +169,15 @@ impl Engine {
     }
 
     /// The rules of a `_User` update: only the user (or the master key) changes it, it keeps
-    /// access to itself, and a new password is hashed and ends every session of the user (the
+    /// access to itself, providers are linked and unlinked through authData (verified, never
+    /// another user's), and a new password is hashed and ends every session of the user (the
     /// user's own caller gets a fresh one).
     pub(crate) async fn prepare_user_update(
         &self,
         auth: &AuthContext,
         object_id: &str,
         body: &mut Document,
-    ) -> Result<(Document, AfterCommit)> {
+    ) -> Result<UserUpdate> {
         if !auth.master && auth.user_id() != Some(object_id) {
             return Err(permission_denied(ErrorCode::SessionMissing).into());
         }
@@ -249,16 +185,9 @@ impl Engine {
         check_email(body)?;
         // The session token is the server's to issue, never a stored user field.
         body.remove("sessionToken");
-        if !auth.master
-            && body
-                .keys()
-                .any(|k| k == "authData" || k.starts_with("authData."))
-        {
-            return Err(ParseError::new(
-                ErrorCode::UnsupportedService,
-                "This authentication method is unsupported.",
-            )
-            .into());
+        // authData changes only whole, through the providers (never by dotted paths).
+        if body.keys().any(|k| k.starts_with("authData.")) {
+            return Err(auth_data::unsupported().into());
         }
         if matches!(body.get("username"), Some(Value::String(u)) if u.is_empty()) {
             return Err(
@@ -269,8 +198,16 @@ impl Engine {
             let acl = with_self_access(body.get("ACL"), object_id);
             body.insert("ACL".into(), acl);
         }
-        let mut internal = Document::new();
-        let mut after = AfterCommit::ClearSessionCache;
+        let mut update = UserUpdate {
+            internal: Document::new(),
+            removed: Vec::new(),
+            after: AfterCommit::ClearSessionCache,
+            response: Document::new(),
+        };
+        if let Some(value) = body.remove("authData") {
+            self.apply_auth_data_update(auth, object_id, &value, &mut update)
+                .await?;
+        }
         match body.remove("password") {
             None => {}
             Some(Value::String(pw)) if !pw.is_empty() => {
@@ -284,13 +221,13 @@ impl Engine {
                     .await?;
                 if let Some(history) = current.as_ref().and_then(|u| self.next_password_history(u))
                 {
-                    internal.insert("_password_history".into(), history);
+                    update.internal.insert("_password_history".into(), history);
                 }
-                internal.insert(
+                update.internal.insert(
                     "_hashed_password".into(),
                     Value::String(password::hash_async(pw).await?),
                 );
-                after = AfterCommit::PasswordChanged {
+                update.after = AfterCommit::PasswordChanged {
                     user_id: object_id.to_owned(),
                     new_session: !auth.master,
                 };
@@ -301,7 +238,45 @@ impl Engine {
                 );
             }
         }
-        Ok((internal, after))
+        Ok(update)
+    }
+
+    /// Links and unlinks the providers in an update's authData.
+    async fn apply_auth_data_update(
+        &self,
+        auth: &AuthContext,
+        object_id: &str,
+        value: &Value,
+        update: &mut UserUpdate,
+    ) -> Result<()> {
+        if value.is_null() {
+            return Err(auth_data::unsupported().into());
+        }
+        let input = AuthDataInput::parse(value)?;
+        if input.is_empty() {
+            return Ok(());
+        }
+        let planned = self.plan_auth_data_update(auth, object_id, input).await?;
+        match planned.auth_data {
+            Some(data) if data.is_empty() => update.removed.push("authData".into()),
+            Some(data) => {
+                update
+                    .internal
+                    .insert("authData".into(), Value::Object(data));
+            }
+            None => {}
+        }
+        match planned.mfa {
+            Some(Some(sealed)) => {
+                update.internal.insert(mfa::MFA_FIELD.into(), sealed);
+            }
+            Some(None) => update.removed.push(mfa::MFA_FIELD.into()),
+            None => {}
+        }
+        if let Some(response) = planned.response {
+            update.response.insert("authDataResponse".into(), response);
+        }
+        Ok(())
     }
 
     /// A `_User` delete: only the user itself or the master key.

@@ -11,3 +11,4 @@ mod mail;
 mod objects;
 mod queries;
 mod schemas;
+mod social;

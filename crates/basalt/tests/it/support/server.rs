@@ -12,6 +12,17 @@ use tokio::process::{Child, Command};
 pub const APP_ID: &str = "it-app";
 pub const MASTER_KEY: &str = "it-master";
 
+/// Who a request is sent as.
+#[derive(Debug, Clone, Copy)]
+pub enum Caller<'a> {
+    /// The app id only.
+    Anyone,
+    /// With the master key.
+    Master,
+    /// With a session token.
+    Session(&'a str),
+}
+
 /// A running basalt.
 pub struct TestServer {
     pub child: Child,
@@ -83,12 +94,30 @@ impl TestServer {
         body: Option<Value>,
         master: bool,
     ) -> anyhow::Result<(u16, Value)> {
+        let who = if master {
+            Caller::Master
+        } else {
+            Caller::Anyone
+        };
+        self.request_as(method, path, body, who).await
+    }
+
+    /// Sends a request as `who`.
+    pub async fn request_as(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+        who: Caller<'_>,
+    ) -> anyhow::Result<(u16, Value)> {
         let mut req = self
             .client
             .request(method, format!("{}{path}", self.url))
             .header("X-Parse-Application-Id", APP_ID);
-        if master {
-            req = req.header("X-Parse-Master-Key", MASTER_KEY);
+        match who {
+            Caller::Anyone => {}
+            Caller::Master => req = req.header("X-Parse-Master-Key", MASTER_KEY),
+            Caller::Session(token) => req = req.header("X-Parse-Session-Token", token),
         }
         if let Some(b) = body {
             req = req
