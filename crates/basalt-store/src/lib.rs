@@ -1,7 +1,8 @@
 //! The Store port: what the engine needs from a database, in domain terms (classes, documents,
-//! filters, patches), and the embedded SQLite implementation. No HTTP and no Parse rules here:
+//! filters, patches), with two implementations: the embedded SQLite store and PostgreSQL. No HTTP and no Parse rules here:
 //! the engine has decided what to write and who may see what before it calls a store.
 
+pub mod postgres;
 pub mod sqlite;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -219,15 +220,13 @@ pub trait Store: Send + Sync + 'static {
 }
 
 /// Opens the store a database URI names: `sqlite://PATH` (or a bare path) for the embedded
-/// database.
+/// database, `postgres://…` or `postgresql://…` for PostgreSQL.
 pub async fn connect(uri: &str) -> anyhow::Result<Arc<dyn Store>> {
     if let Some(path) = uri.strip_prefix("sqlite://") {
         return Ok(Arc::new(sqlite::SqliteStore::open(path.as_ref()).await?));
     }
     if uri.starts_with("postgres://") || uri.starts_with("postgresql://") {
-        anyhow::bail!(
-            "PostgreSQL storage is not available in this build yet; use the embedded store (no --database-uri)"
-        );
+        return Ok(Arc::new(postgres::PgStore::connect(uri).await?));
     }
     if uri.contains("://") {
         anyhow::bail!(
