@@ -41,3 +41,44 @@ basalt_store::store_conformance!(match fresh().await? {
     Some(f) => f,
     None => return Ok(()),
 });
+
+/// Two nodes sharing a database may create the same class (and its indexes) at the same time;
+/// both must succeed and leave one table with valid indexes.
+#[tokio::test]
+async fn two_nodes_creating_the_same_class_at_once_both_succeed() -> anyhow::Result<()> {
+    use basalt_core::schema::{ClassSchema, FieldDef, FieldType};
+    let Some(db) = FreshDatabase::create("two_nodes_creating_the_same_class_at_once").await? else {
+        return Ok(());
+    };
+    let (a, b) = tokio::join!(PgStore::connect(&db.uri), PgStore::connect(&db.uri));
+    let (a, b) = (a?, b?);
+    let mut schema = ClassSchema::new("Shared");
+    schema
+        .fields
+        .insert("n".into(), FieldDef::of(FieldType::Number));
+    schema.indexes.insert(
+        "n_1".into(),
+        serde_json::json!({"n": 1})
+            .as_object()
+            .cloned()
+            .unwrap_or_default(),
+    );
+
+    for _ in 0..5 {
+        let (ra, rb) = tokio::join!(a.save_schema(&schema), b.save_schema(&schema));
+        ra?;
+        rb?;
+        let (ua, ub) = tokio::join!(
+            a.ensure_unique("Shared", "n", basalt_store::Case::Sensitive),
+            b.ensure_unique("Shared", "n", basalt_store::Case::Sensitive)
+        );
+        ua?;
+        ub?;
+    }
+
+    let schemas = a.load_schemas().await?;
+    anyhow::ensure!(schemas.iter().filter(|s| s.class_name == "Shared").count() == 1);
+    a.close().await;
+    b.close().await;
+    Ok(())
+}

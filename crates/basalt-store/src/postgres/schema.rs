@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use super::compile::{direction_sql, index_expr, json_expr};
 use super::sql::{
-    INIT_FUNCTIONS, INIT_LOCK, INIT_TABLES, class_lock, class_name_fits, ident, quote,
+    INIT_FUNCTIONS, INIT_LOCK, INIT_TABLES, class_lock, class_name_fits, ident, index_lock, quote,
     schema_index, table, table_ident, unique_index,
 };
 use super::{backend, is_code};
@@ -190,18 +190,29 @@ pub(super) async fn save(client: &mut Object, schema: &ClassSchema) -> StoreResu
     Ok(())
 }
 
-/// Runs `work` holding the class's session-level advisory lock (DDL that cannot run inside a
-/// transaction, such as `CREATE INDEX CONCURRENTLY`).
+/// Runs `work` holding the class's session-level index lock (DDL that cannot run inside a
+/// transaction, such as `CREATE INDEX CONCURRENTLY`). The lock is polled rather than waited
+/// for: a node waiting inside `pg_advisory_lock` has a statement open, and the other node's
+/// concurrent index build would wait for that statement to end, a deadlock.
 async fn with_class_lock<T>(
     client: &Object,
     class: &str,
     work: impl Future<Output = StoreResult<T>>,
 ) -> StoreResult<T> {
-    let key = class_lock(class);
-    client
-        .execute("SELECT pg_advisory_lock($1)", &[&key])
-        .await
-        .map_err(backend)?;
+    let key = index_lock(class);
+    let mut pause = std::time::Duration::from_millis(5);
+    loop {
+        let got: bool = client
+            .query_one("SELECT pg_try_advisory_lock($1)", &[&key])
+            .await
+            .map_err(backend)?
+            .get(0);
+        if got {
+            break;
+        }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(std::time::Duration::from_millis(200));
+    }
     let out = work.await;
     let unlocked = client
         .execute("SELECT pg_advisory_unlock($1)", &[&key])

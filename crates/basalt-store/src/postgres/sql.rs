@@ -74,6 +74,13 @@ pub(crate) fn class_lock(class: &str) -> i64 {
     i64::from_ne_bytes(fnv64(&["basalt-class", class]).to_ne_bytes())
 }
 
+/// The advisory-lock key one node holds (at session level) while it builds or drops a class's
+/// indexes concurrently. It differs from [`class_lock`]: a concurrent build waits for every
+/// open transaction, so it must never wait for a lock such a transaction holds.
+pub(crate) fn index_lock(class: &str) -> i64 {
+    i64::from_ne_bytes(fnv64(&["basalt-index", class]).to_ne_bytes())
+}
+
 /// The advisory-lock key held while the store's own tables and functions are set up.
 pub(crate) const INIT_LOCK: i64 = 0x6261_7361_6c74_0001;
 
