@@ -219,6 +219,17 @@ pub trait Store: Send + Sync + 'static {
     async fn close(&self);
 }
 
+/// The URI with its password masked, fit for logs.
+pub fn redacted_uri(uri: &str) -> String {
+    match url::Url::parse(uri) {
+        Ok(mut url) if url.password().is_some() => {
+            let _ = url.set_password(Some("***"));
+            url.to_string()
+        }
+        _ => uri.to_owned(),
+    }
+}
+
 /// Opens the store a database URI names: `sqlite://PATH` (or a bare path) for the embedded
 /// database, `postgres://…` or `postgresql://…` for PostgreSQL.
 pub async fn connect(uri: &str) -> anyhow::Result<Arc<dyn Store>> {
@@ -234,4 +245,19 @@ pub async fn connect(uri: &str) -> anyhow::Result<Arc<dyn Store>> {
         );
     }
     Ok(Arc::new(sqlite::SqliteStore::open(uri.as_ref()).await?))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn logged_uris_hide_the_password() {
+        assert_eq!(
+            super::redacted_uri("postgres://app:s3cret@db:5432/basalt?sslmode=require"),
+            "postgres://app:***@db:5432/basalt?sslmode=require"
+        );
+        assert_eq!(
+            super::redacted_uri("sqlite:///data/basalt.db"),
+            "sqlite:///data/basalt.db"
+        );
+    }
 }
