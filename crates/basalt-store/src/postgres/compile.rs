@@ -258,6 +258,17 @@ fn positive_words(term: &str) -> Option<String> {
     (!words.is_empty()).then(|| words.join(" "))
 }
 
+/// Whether a value holds the NUL character somewhere. PostgreSQL text and JSONB cannot hold
+/// it, so no stored value equals such a value (and binding it would fail).
+fn has_nul(v: &Value) -> bool {
+    match v {
+        Value::String(s) => s.contains('\0'),
+        Value::Array(items) => items.iter().any(has_nul),
+        Value::Object(o) => o.iter().any(|(k, v)| k.contains('\0') || has_nul(v)),
+        _ => false,
+    }
+}
+
 fn invalid(msg: impl Into<String>) -> crate::StoreError {
     ParseError::new(ErrorCode::InvalidQuery, msg.into()).into()
 }
@@ -570,6 +581,9 @@ impl<'a> Compiler<'a> {
         if v.is_null() {
             let t = self.text(path, part);
             return format!("{t} IS NULL");
+        }
+        if has_nul(v) {
+            return "false".to_owned();
         }
         if v.is_array() {
             let e = self.json(path, part);
@@ -886,7 +900,10 @@ impl<'a> Compiler<'a> {
         arrays: Arrays,
         part: Part,
     ) -> String {
-        let non_null: Vec<&Value> = values.iter().filter(|v| !v.is_null()).collect();
+        let non_null: Vec<&Value> = values
+            .iter()
+            .filter(|v| !v.is_null() && !has_nul(v))
+            .collect();
         let mut ors = Vec::new();
         if !non_null.is_empty() {
             let scalar = if arrays == Arrays::Always {

@@ -88,7 +88,7 @@ pub(crate) fn map_write_error(e: tokio_postgres::Error, class: &str) -> StoreErr
             .to_owned();
         return StoreError::Duplicate { field };
     }
-    if is_code(&e, "22P05") {
+    if is_code(&e, "22P05") || is_code(&e, "22021") {
         // JSONB cannot hold the NUL character.
         return ParseError::new(
             ErrorCode::InvalidJson,
