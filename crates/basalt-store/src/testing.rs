@@ -443,10 +443,19 @@ pub mod pg {
                 }
             };
             let name = format!("basalt_t_{}", random_suffix());
-            client
-                .batch_execute(&format!("CREATE DATABASE {name}"))
-                .await
-                .with_context(|| format!("creating database {name}"))?;
+            // A linguistic default collation (where the server has ICU), so that the tests
+            // show string order and comparisons do not depend on the database's locale.
+            let linguistic = client
+                .batch_execute(&format!(
+                    "CREATE DATABASE {name} TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'en-US'"
+                ))
+                .await;
+            if linguistic.is_err() {
+                client
+                    .batch_execute(&format!("CREATE DATABASE {name}"))
+                    .await
+                    .with_context(|| format!("creating database {name}"))?;
+            }
             let mut url = url::Url::parse(&admin).context("BASALT_TEST_POSTGRES_URL")?;
             url.set_path(&format!("/{name}"));
             Ok(Some(FreshDatabase {

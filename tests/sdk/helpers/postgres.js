@@ -25,7 +25,12 @@ function psql(sql) {
 function createDatabase() {
   const name = `basalt_t_${crypto.randomBytes(8).toString('hex')}`;
   try {
-    psql(`CREATE DATABASE ${name}`);
+    try {
+      // A linguistic default collation where the server has ICU, as the Rust tests use.
+      psql(`CREATE DATABASE ${name} TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'en-US'`);
+    } catch {
+      psql(`CREATE DATABASE ${name}`);
+    }
   } catch (err) {
     const why = err.stderr ? err.stderr.toString().trim() : err.message;
     throw new Error(`BASALT_TEST_STORE=postgres, but no database could be created on ${ADMIN_URL}: ${why}`);

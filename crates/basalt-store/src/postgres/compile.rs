@@ -158,11 +158,11 @@ fn typed(alias: &str, schema: &ClassSchema, path: &FieldPath) -> Option<(String,
     let f = std::slice::from_ref(&path.field);
     let text = |sub: &str| {
         let keys = [path.field.clone(), sub.to_owned()];
-        format!("({} COLLATE \"C\")", doc_path(alias, &keys, true))
+        format!("(({}) COLLATE \"C\")", doc_path(alias, &keys, true))
     };
     match schema.field_type(&path.field)? {
         FieldType::String => Some((
-            format!("({} COLLATE \"C\")", doc_path(alias, f, true)),
+            format!("(({}) COLLATE \"C\")", doc_path(alias, f, true)),
             Kind::Text,
         )),
         FieldType::Number => Some((
