@@ -224,6 +224,13 @@ test('catastrophic-backtracking regexes finish quickly (linear-time engine)', as
   assert.equal(await h.masterCount(C), 25);
   for (const $regex of ['(?:a{500}){500}', '^(a+)+$', '(a|aa)+$', '(a|a?)+$', '^(a*)*$', '(.*a){25}$', '^(([a-z])+.)+[A-Z]([a-z])+$', '(\\w+\\s?)+$']) {
     const r = await within(3000, $regex, () => rest('GET', `/classes/${C}`, { query: { where: { s: { $regex } }, count: 1, limit: 0 } }));
+    if (process.env.BASALT_TEST_STORE === 'postgres' && /\{\d{3,}\}/.test($regex)) {
+      // PostgreSQL's regex engine caps repetition counts at 255 (docs/compat.md): refused
+      // with 102, as quickly.
+      assert.equal(r.status, 400, `${$regex}: ${r.text}`);
+      assert.equal(r.body.code, 102, `${$regex}: ${r.text}`);
+      continue;
+    }
     assert.equal(r.status, 200, `${$regex}: ${r.text}`);
     assert.equal(typeof r.body.count, 'number');
   }

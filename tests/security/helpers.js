@@ -18,6 +18,7 @@ const os = require('node:os');
 const path = require('node:path');
 
 const harness = require('../sdk/helpers/server');
+const postgres = require('../sdk/helpers/postgres');
 
 const { ctx, rest, Parse } = harness;
 
@@ -136,6 +137,9 @@ async function spawnBasalt(opts = {}) {
   const appId = `sec-app-${rnd(3)}`;
   const masterKey = `sec-master-${rnd(8)}`;
   const args = ['serve', '--listen', opts.listen || '127.0.0.1:0', '--data-dir', dataDir];
+  // On PostgreSQL runs, a private server gets its own fresh database too.
+  const database = postgres.onPostgres() ? postgres.createDatabase() : null;
+  if (database) args.push('--database-uri', database.uri);
   if (opts.keys !== false) args.push('--app-id', appId, '--master-key', masterKey);
   args.push(...(opts.args || []));
   const env = { ...process.env };
@@ -186,6 +190,7 @@ async function spawnBasalt(opts = {}) {
       }
       process.removeListener('exit', killOnExit);
       fs.rmSync(dataDir, { recursive: true, force: true });
+      postgres.dropDatabase(database);
     },
   };
   if (opts.keys === false) {

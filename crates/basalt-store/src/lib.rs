@@ -1,7 +1,8 @@
 //! The Store port: what the engine needs from a database, in domain terms (classes, documents,
-//! filters, patches), and the embedded SQLite implementation. No HTTP and no Parse rules here:
+//! filters, patches), with two implementations: the embedded SQLite store and PostgreSQL. No HTTP and no Parse rules here:
 //! the engine has decided what to write and who may see what before it calls a store.
 
+pub mod postgres;
 pub mod sqlite;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -218,16 +219,25 @@ pub trait Store: Send + Sync + 'static {
     async fn close(&self);
 }
 
+/// The URI with its password masked, fit for logs.
+pub fn redacted_uri(uri: &str) -> String {
+    match url::Url::parse(uri) {
+        Ok(mut url) if url.password().is_some() => {
+            let _ = url.set_password(Some("***"));
+            url.to_string()
+        }
+        _ => uri.to_owned(),
+    }
+}
+
 /// Opens the store a database URI names: `sqlite://PATH` (or a bare path) for the embedded
-/// database.
+/// database, `postgres://…` or `postgresql://…` for PostgreSQL.
 pub async fn connect(uri: &str) -> anyhow::Result<Arc<dyn Store>> {
     if let Some(path) = uri.strip_prefix("sqlite://") {
         return Ok(Arc::new(sqlite::SqliteStore::open(path.as_ref()).await?));
     }
     if uri.starts_with("postgres://") || uri.starts_with("postgresql://") {
-        anyhow::bail!(
-            "PostgreSQL storage is not available in this build yet; use the embedded store (no --database-uri)"
-        );
+        return Ok(Arc::new(postgres::PgStore::connect(uri).await?));
     }
     if uri.contains("://") {
         anyhow::bail!(
@@ -235,4 +245,19 @@ pub async fn connect(uri: &str) -> anyhow::Result<Arc<dyn Store>> {
         );
     }
     Ok(Arc::new(sqlite::SqliteStore::open(uri.as_ref()).await?))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn logged_uris_hide_the_password() {
+        assert_eq!(
+            super::redacted_uri("postgres://app:s3cret@db:5432/basalt?sslmode=require"),
+            "postgres://app:***@db:5432/basalt?sslmode=require"
+        );
+        assert_eq!(
+            super::redacted_uri("sqlite:///data/basalt.db"),
+            "sqlite:///data/basalt.db"
+        );
+    }
 }

@@ -370,3 +370,127 @@ pub async fn where_cases(store: &dyn Store) -> anyhow::Result<()> {
     );
     Ok(())
 }
+
+/// Fresh PostgreSQL databases for tests: one per test, created on the server
+/// `BASALT_TEST_POSTGRES_URL` names (default `postgres://postgres@127.0.0.1:5432/postgres`) and
+/// dropped when the handle is dropped, also when the test fails.
+pub mod pg {
+    use std::io::Write as _;
+
+    use anyhow::Context as _;
+
+    /// The server tests create their databases on.
+    pub fn admin_url() -> String {
+        std::env::var("BASALT_TEST_POSTGRES_URL")
+            .ok()
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+    }
+
+    /// Whether an unreachable server must fail the tests (`BASALT_REQUIRE_POSTGRES=1`).
+    pub fn required() -> bool {
+        std::env::var("BASALT_REQUIRE_POSTGRES").is_ok_and(|v| v == "1")
+    }
+
+    /// A database that exists until this is dropped.
+    pub struct FreshDatabase {
+        /// Its URI.
+        pub uri: String,
+        name: String,
+        admin: String,
+    }
+
+    async fn admin_client(admin: &str) -> anyhow::Result<tokio_postgres::Client> {
+        let (client, conn) = tokio_postgres::connect(admin, tokio_postgres::NoTls).await?;
+        tokio::spawn(conn);
+        Ok(client)
+    }
+
+    fn random_suffix() -> String {
+        use std::hash::{BuildHasher, Hasher};
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u128(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos())
+                .unwrap_or_default(),
+        );
+        h.write_u32(std::process::id());
+        format!("{:016x}", h.finish())
+    }
+
+    impl FreshDatabase {
+        /// Creates `basalt_t_<random>`. When the server is unreachable: an error if
+        /// [`required`], otherwise `None` after telling the terminal (past the test harness's
+        /// output capture) that `test` was skipped and why.
+        pub async fn create(test: &str) -> anyhow::Result<Option<FreshDatabase>> {
+            let admin = admin_url();
+            let client = match admin_client(&admin).await {
+                Ok(c) => c,
+                Err(e) if !required() => {
+                    let _ = writeln!(
+                        std::io::stderr(),
+                        "SKIPPED {test}: PostgreSQL at {admin} is unreachable ({e}); set BASALT_REQUIRE_POSTGRES=1 to make this a failure"
+                    );
+                    return Ok(None);
+                }
+                Err(e) => {
+                    return Err(e).with_context(|| {
+                        format!(
+                            "PostgreSQL at {admin} is unreachable and BASALT_REQUIRE_POSTGRES=1"
+                        )
+                    });
+                }
+            };
+            let name = format!("basalt_t_{}", random_suffix());
+            // A linguistic default collation (where the server has ICU), so that the tests
+            // show string order and comparisons do not depend on the database's locale.
+            let linguistic = client
+                .batch_execute(&format!(
+                    "CREATE DATABASE {name} TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'en-US'"
+                ))
+                .await;
+            if linguistic.is_err() {
+                client
+                    .batch_execute(&format!("CREATE DATABASE {name}"))
+                    .await
+                    .with_context(|| format!("creating database {name}"))?;
+            }
+            let mut url = url::Url::parse(&admin).context("BASALT_TEST_POSTGRES_URL")?;
+            url.set_path(&format!("/{name}"));
+            Ok(Some(FreshDatabase {
+                uri: url.to_string(),
+                name,
+                admin,
+            }))
+        }
+    }
+
+    impl Drop for FreshDatabase {
+        fn drop(&mut self) {
+            let (admin, name) = (self.admin.clone(), self.name.clone());
+            // Drop runs inside the test's runtime, which cannot be blocked on; a thread with
+            // its own runtime can.
+            let dropped = std::thread::spawn(move || -> anyhow::Result<()> {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()?;
+                rt.block_on(async {
+                    let client = admin_client(&admin).await?;
+                    client
+                        .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                        .await?;
+                    anyhow::Ok(())
+                })
+            })
+            .join();
+            if !matches!(dropped, Ok(Ok(()))) {
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "warning: test database {} was not dropped",
+                    self.name
+                );
+            }
+        }
+    }
+}

@@ -46,8 +46,9 @@ pub struct ServeArgs {
     #[arg(long, env = "BASALT_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
 
-    /// Database to use instead of the embedded one in --data-dir: `sqlite://PATH`
-    /// (PostgreSQL URIs are reserved for the PostgreSQL store).
+    /// Database to use instead of the embedded one in --data-dir: `sqlite://PATH`, or
+    /// `postgres://USER:PASSWORD@HOST:PORT/DATABASE?sslmode=prefer` for PostgreSQL
+    /// (sslmode: disable, prefer, require, verify-ca, verify-full).
     #[arg(long, env = "PARSE_SERVER_DATABASE_URI")]
     pub database_uri: Option<String>,
 

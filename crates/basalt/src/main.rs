@@ -157,7 +157,11 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         let _ = writeln!(out, "listening on {base_url}");
         let _ = out.flush();
     }
-    tracing::info!(address = %bound, database = %config.database_uri, "basalt started");
+    tracing::info!(
+        address = %bound,
+        database = %basalt_store::redacted_uri(&config.database_uri),
+        "basalt started"
+    );
     let app = basalt_api::app(state);
     basalt_api::serve(listener, app, config.request_timeout, shutdown_signal()).await?;
     engine.shutdown().await;

@@ -9,6 +9,8 @@
 //     `serve --listen 127.0.0.1:0 --data-dir <fresh temp dir> --app-id ID --master-key KEY`
 //     (`--database-uri $BASALT_TEST_DATABASE_URI` replaces `--data-dir` when that env is set;
 //     `--javascript-key K` / `--rest-api-key K` are added when a test file asks for keys).
+//     With BASALT_TEST_STORE=postgres, each spawned server also gets `--database-uri` for a
+//     fresh PostgreSQL database (helpers/postgres.js), dropped when the server stops.
 //     basalt prints `listening on http://127.0.0.1:PORT/parse` on stdout.
 //  PARSE_KNOWN_DEVIATIONS=todo reports the tests listed in KNOWN-DEVIATIONS.md as TODO (for runs
 //  against Parse Server on PostgreSQL, which lacks those MongoDB behaviours).
@@ -26,6 +28,7 @@ const crypto = require('node:crypto');
 const nodeTest = require('node:test');
 const { before, after } = nodeTest;
 const Parse = require('parse/node');
+const postgres = require('./postgres');
 
 const REPO_ROOT = path.resolve(__dirname, '..', '..', '..');
 const DEFAULT_BIN = path.join(REPO_ROOT, 'target', 'debug', 'basalt');
@@ -44,6 +47,7 @@ const ctx = {
   external: false,
   child: null,
   dataDir: null,
+  database: null,
   stderr: '',
 };
 
@@ -125,6 +129,10 @@ async function startServer(opts = {}) {
   } else {
     ctx.dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'basalt-sdk-'));
     args.push('--data-dir', ctx.dataDir);
+    if (postgres.onPostgres()) {
+      ctx.database = postgres.createDatabase();
+      args.push('--database-uri', ctx.database.uri);
+    }
   }
   args.push('--app-id', ctx.appId, '--master-key', ctx.masterKey);
   if (ctx.javascriptKey) args.push('--javascript-key', ctx.javascriptKey);
@@ -176,6 +184,10 @@ async function stopServer() {
   if (ctx.dataDir) {
     fs.rmSync(ctx.dataDir, { recursive: true, force: true });
     ctx.dataDir = null;
+  }
+  if (ctx.database) {
+    postgres.dropDatabase(ctx.database);
+    ctx.database = null;
   }
 }
 

@@ -323,6 +323,9 @@ fn equality_cases() -> Vec<Case> {
         case("exists_false_on_geopoint", json!({"location": {"$exists": false}}), &[FRANK]),
         case("exists_on_object_id", json!({"objectId": {"$exists": true}}), EVERYONE),
         case("empty_where_matches_everything", json!({}), EVERYONE),
+        case("string_with_nul_matches_nothing", json!({"name": "Alice\u{0}"}), &[]),
+        case("in_skips_strings_with_nul", json!({"name": {"$in": ["Alice\u{0}", "Carol"]}}),
+            &[CAROL]),
     ]
 }
 

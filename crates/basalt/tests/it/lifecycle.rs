@@ -99,11 +99,13 @@ async fn sigterm_stops_cleanly_and_data_survives_a_restart() -> anyhow::Result<(
     let (_, created) = s.create("Keep", json!({"v": "kept"})).await?;
     let id = created["objectId"].as_str().unwrap_or_default().to_owned();
 
+    let database = s.database();
     let status = s.terminate().await?;
 
     assert!(status.success(), "exit status {status:?}");
-    let s = TestServer::start_in(
+    let s = TestServer::start_on(
         dir.path(),
+        database,
         &["--app-id", "it-app", "--master-key", "it-master"],
     )
     .await?;

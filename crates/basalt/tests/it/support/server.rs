@@ -1,13 +1,19 @@
 //! Starts the real binary and gives typed helpers returning `(status, json)`.
+//!
+//! `BASALT_TEST_STORE=postgres` runs every server on PostgreSQL instead of the embedded store:
+//! each server gets a fresh database (see `basalt_store::testing::pg`), dropped with it.
 
 use std::path::Path;
 use std::process::Stdio;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt as _, BufReader};
 use tokio::process::{Child, Command};
+
+use basalt_store::testing::pg::FreshDatabase;
 
 pub const APP_ID: &str = "it-app";
 pub const MASTER_KEY: &str = "it-master";
@@ -25,14 +31,32 @@ pub enum Caller<'a> {
 
 /// A running basalt.
 pub struct TestServer {
+    // Dropped first: the process ends before its database is dropped.
     pub child: Child,
     pub url: String,
     _tmp: Option<tempfile::TempDir>,
     client: reqwest::Client,
+    database: Option<Arc<FreshDatabase>>,
 }
 
 pub fn binary() -> &'static str {
     env!("CARGO_BIN_EXE_basalt")
+}
+
+/// Whether servers run on PostgreSQL (`BASALT_TEST_STORE=postgres`).
+pub fn on_postgres() -> bool {
+    std::env::var("BASALT_TEST_STORE").is_ok_and(|v| v == "postgres")
+}
+
+/// A fresh database for one server when running on PostgreSQL.
+async fn fresh_database() -> anyhow::Result<Option<Arc<FreshDatabase>>> {
+    if !on_postgres() {
+        return Ok(None);
+    }
+    let db = FreshDatabase::create("a black-box server")
+        .await?
+        .context("BASALT_TEST_STORE=postgres, but PostgreSQL is unreachable")?;
+    Ok(Some(Arc::new(db)))
 }
 
 impl TestServer {
@@ -50,13 +74,27 @@ impl TestServer {
         Ok(s)
     }
 
-    /// A server on an existing data dir (which the caller keeps).
+    /// A server on an existing data dir (which the caller keeps), with a fresh database when
+    /// running on PostgreSQL.
     pub async fn start_in(dir: &Path, args: &[&str]) -> anyhow::Result<TestServer> {
+        Self::start_on(dir, fresh_database().await?, args).await
+    }
+
+    /// A server on an existing data dir and, on PostgreSQL, the database another server used
+    /// (see [`TestServer::database`]): a restart that keeps the data.
+    pub async fn start_on(
+        dir: &Path,
+        database: Option<Arc<FreshDatabase>>,
+        args: &[&str],
+    ) -> anyhow::Result<TestServer> {
         let mut cmd = Command::new(binary());
         cmd.arg("serve")
             .args(["--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(dir)
-            .args(args)
+            .arg(dir);
+        if let Some(db) = &database {
+            cmd.args(["--database-uri", &db.uri]);
+        }
+        cmd.args(args)
             .env("PARSE_SERVER_LOG_LEVEL", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -83,7 +121,46 @@ impl TestServer {
             url,
             _tmp: None,
             client: reqwest::Client::new(),
+            database,
         })
+    }
+
+    /// The PostgreSQL database this server runs on (None on the embedded store).
+    pub fn database(&self) -> Option<Arc<FreshDatabase>> {
+        self.database.clone()
+    }
+
+    /// Everything the server stored, as text: the SQLite files in `dir`, or every row of the
+    /// PostgreSQL database. For checks that a secret is never at rest in the clear.
+    pub async fn stored_text(
+        dir: &Path,
+        database: Option<&FreshDatabase>,
+    ) -> anyhow::Result<String> {
+        let Some(db) = database else {
+            let mut raw = std::fs::read(dir.join("basalt.db"))?;
+            raw.extend(std::fs::read(dir.join("basalt.db-wal")).unwrap_or_default());
+            return Ok(String::from_utf8_lossy(&raw).into_owned());
+        };
+        let (client, conn) = tokio_postgres::connect(&db.uri, tokio_postgres::NoTls).await?;
+        tokio::spawn(conn);
+        let tables = client
+            .query(
+                "SELECT quote_ident(tablename) FROM pg_tables WHERE schemaname = 'public'",
+                &[],
+            )
+            .await?;
+        let mut out = String::new();
+        for t in tables {
+            let table: String = t.get(0);
+            for row in client
+                .query(&format!("SELECT t::text FROM {table} AS t"), &[])
+                .await?
+            {
+                out.push_str(&row.get::<_, String>(0));
+                out.push('\n');
+            }
+        }
+        Ok(out)
     }
 
     /// Sends a request with the app id (and the master key when `master`).

@@ -1,0 +1,214 @@
+//! The PostgreSQL store: a table per class holding each object's fields as a JSONB document,
+//! its ACL as `text[]` columns with a GIN index, typed expression indexes for the fields a
+//! class indexes, and a join table for Relations. Layout and reasons:
+//! docs/decisions/0006-postgres-layout.md.
+//!
+//! The store keeps no state of its own besides the connection pool and each connection's
+//! prepared statements, so several nodes can share one database.
+
+mod compile;
+mod read;
+mod regex;
+mod schema;
+mod sql;
+mod tls;
+mod write;
+
+#[cfg(test)]
+mod tests;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use anyhow::Context as _;
+use async_trait::async_trait;
+use basalt_core::query::Filter;
+use basalt_core::schema::{ClassSchema, SchemaMap};
+use basalt_core::{ErrorCode, ParseError};
+use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod};
+
+use crate::{Case, FindSpec, Store, StoreError, StoreResult, StoredObject, Write, WriteOutcome};
+
+/// Most connections one node holds open.
+const MAX_CONNECTIONS: usize = 16;
+
+/// How long a request waits for a free connection before failing.
+const CONNECTION_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// The PostgreSQL implementation of `Store`.
+pub struct PgStore {
+    pool: Pool,
+    closed: AtomicBool,
+}
+
+/// Wraps a driver error as a backend failure.
+pub(crate) fn backend(e: tokio_postgres::Error) -> StoreError {
+    // The driver's own message is just "db error"; the server's says what went wrong.
+    let detail = e
+        .as_db_error()
+        .map(|d| format!("{}: {} ({})", d.severity(), d.message(), d.code().code()));
+    let err = anyhow::Error::from(e);
+    StoreError::Backend(match detail {
+        Some(d) => err.context(d),
+        None => err,
+    })
+}
+
+/// Whether the error carries this SQLSTATE.
+pub(crate) fn is_code(e: &tokio_postgres::Error, code: &str) -> bool {
+    e.as_db_error().is_some_and(|d| d.code().code() == code)
+}
+
+/// Read errors the client caused (a regular expression PostgreSQL rejects) become Parse's
+/// invalid-query error; the rest are backend failures.
+pub(crate) fn map_read_error(e: tokio_postgres::Error) -> StoreError {
+    if is_code(&e, "2201B") {
+        let msg = e
+            .as_db_error()
+            .map(|d| d.message().to_owned())
+            .unwrap_or_default();
+        return ParseError::new(
+            ErrorCode::InvalidQuery,
+            format!("Invalid regular expression: {msg}"),
+        )
+        .into();
+    }
+    backend(e)
+}
+
+/// A unique violation names its index: `uq_<Class>_<field>`, or the table's primary key.
+pub(crate) fn map_write_error(e: tokio_postgres::Error, class: &str) -> StoreError {
+    if let Some(db) = e.as_db_error()
+        && db.code().code() == "23505"
+    {
+        let prefix = format!("uq_{class}_");
+        let field = db
+            .constraint()
+            .and_then(|c| c.strip_prefix(&prefix))
+            .unwrap_or("objectId")
+            .to_owned();
+        return StoreError::Duplicate { field };
+    }
+    if is_code(&e, "22P05") || is_code(&e, "22021") {
+        // JSONB cannot hold the NUL character.
+        return ParseError::new(
+            ErrorCode::InvalidJson,
+            "strings cannot contain the NUL character",
+        )
+        .into();
+    }
+    backend(e)
+}
+
+impl PgStore {
+    /// Connects to the database a `postgres://` URI names and sets up the store's own tables
+    /// and functions. Fails when the server cannot be reached.
+    pub async fn connect(uri: &str) -> anyhow::Result<PgStore> {
+        let (config, check) = tls::parse(uri)?;
+        let connector = tls::connector(&config, check)?;
+        let manager = Manager::from_config(
+            config,
+            connector,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(MAX_CONNECTIONS)
+            .wait_timeout(Some(CONNECTION_WAIT))
+            .create_timeout(Some(CONNECTION_WAIT))
+            .runtime(deadpool_postgres::Runtime::Tokio1)
+            .build()
+            .context("building the PostgreSQL connection pool")?;
+        let mut client = pool
+            .get()
+            .await
+            .map_err(|e| anyhow::anyhow!("connecting to PostgreSQL: {e}"))?;
+        schema::init(&mut client)
+            .await
+            .context("setting up the store's tables and functions")?;
+        Ok(PgStore {
+            pool,
+            closed: AtomicBool::new(false),
+        })
+    }
+
+    async fn client(&self) -> StoreResult<Object> {
+        if self.closed.load(Ordering::Acquire) {
+            return Err(StoreError::Backend(anyhow::anyhow!(
+                "the database is closed"
+            )));
+        }
+        self.pool
+            .get()
+            .await
+            .map_err(|e| StoreError::Backend(anyhow::anyhow!("no database connection: {e}")))
+    }
+}
+
+#[async_trait]
+impl Store for PgStore {
+    async fn load_schemas(&self) -> StoreResult<Vec<ClassSchema>> {
+        schema::load_all(&self.client().await?).await
+    }
+
+    async fn save_schema(&self, s: &ClassSchema) -> StoreResult<()> {
+        schema::save(&mut self.client().await?, s).await
+    }
+
+    async fn delete_field(&self, class: &str, field: &str) -> StoreResult<()> {
+        schema::delete_field(&mut self.client().await?, class, field).await
+    }
+
+    async fn ensure_unique(&self, class: &str, field: &str, case: Case) -> StoreResult<()> {
+        schema::ensure_unique(&self.client().await?, class, field, case).await
+    }
+
+    async fn purge(&self, class: &str) -> StoreResult<()> {
+        schema::purge(&mut self.client().await?, class).await
+    }
+
+    async fn delete_class(&self, class: &str) -> StoreResult<()> {
+        schema::delete_class(&mut self.client().await?, class).await
+    }
+
+    async fn write(&self, writes: Vec<Write>) -> Result<Vec<WriteOutcome>, (usize, StoreError)> {
+        let mut client = self.client().await.map_err(|e| (0, e))?;
+        let tx = client.transaction().await.map_err(|e| (0, backend(e)))?;
+        let out = write::apply(&tx, &writes).await?;
+        let last = writes.len().saturating_sub(1);
+        tx.commit()
+            .await
+            .map_err(|e| (last, map_write_error(e, "")))?;
+        Ok(out)
+    }
+
+    async fn find(
+        &self,
+        schemas: &SchemaMap,
+        class: &str,
+        spec: &FindSpec,
+    ) -> StoreResult<Vec<StoredObject>> {
+        let Some(plan) = compile::find_sql(schemas, class, spec)? else {
+            return Ok(Vec::new());
+        };
+        read::query_objects(&self.client().await?, &plan).await
+    }
+
+    async fn count(
+        &self,
+        schemas: &SchemaMap,
+        class: &str,
+        filter: &Filter,
+        readers: Option<&[String]>,
+    ) -> StoreResult<u64> {
+        let Some(plan) = compile::count_sql(schemas, class, filter, readers)? else {
+            return Ok(0);
+        };
+        read::query_count(&self.client().await?, &plan).await
+    }
+
+    async fn close(&self) {
+        self.closed.store(true, Ordering::Release);
+        self.pool.close();
+    }
+}
