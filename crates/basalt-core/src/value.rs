@@ -267,7 +267,7 @@ mod tests {
         normalize(&mut p).unwrap();
         assert_eq!(p["coordinates"].to_string(), "[[0,0],[0,1.5],[1,1],[0,0]]");
         assert_eq!(number(-3.0).to_string(), "-3");
-        assert_eq!(number(1e300).to_string(), "1e300");
+        assert_eq!(number(1e300).to_string(), "1e+300");
     }
 
     #[test]
