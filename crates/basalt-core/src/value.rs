@@ -189,6 +189,17 @@ pub fn normalize(v: &mut Value) -> Result<(), ParseError> {
     }
 }
 
+/// A JSON number for `f` written as JavaScript writes it: integral values without a fraction
+/// (`0`, not `0.0`), so values read back compare equal to what Parse Server returns.
+pub fn number(f: f64) -> Value {
+    const SAFE: f64 = 9_007_199_254_740_991.0; // 2^53 - 1, JavaScript's largest exact integer
+    if f.fract() == 0.0 && f.abs() <= SAFE {
+        // Integral and within ±2^53: the cast is exact.
+        return Value::from(f as i64);
+    }
+    serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number)
+}
+
 fn normalize_polygon(o: &mut Map<String, Value>) -> Result<(), ParseError> {
     let coords = polygon_points(o.get("coordinates").unwrap_or(&Value::Null))?;
     if coords.len() < 3 {
@@ -199,7 +210,7 @@ fn normalize_polygon(o: &mut Map<String, Value>) -> Result<(), ParseError> {
     }
     let mut json: Vec<Value> = coords
         .iter()
-        .map(|p| serde_json::json!([p.latitude, p.longitude]))
+        .map(|p| Value::Array(vec![number(p.latitude), number(p.longitude)]))
         .collect();
     // Parse stores the ring closed: the first point repeated at the end.
     if coords.first() != coords.last() {
@@ -248,6 +259,15 @@ mod tests {
             Some(FieldType::Pointer("_User".into()))
         );
         assert!(type_of(&json!({"__type":"Nope"})).is_err());
+    }
+
+    #[test]
+    fn polygons_close_and_keep_integral_coordinates_integral() {
+        let mut p = json!({"__type":"Polygon","coordinates":[[0,0],[0,1.5],[1,1]]});
+        normalize(&mut p).unwrap();
+        assert_eq!(p["coordinates"].to_string(), "[[0,0],[0,1.5],[1,1],[0,0]]");
+        assert_eq!(number(-3.0).to_string(), "-3");
+        assert_eq!(number(1e300).to_string(), "1e+300");
     }
 
     #[test]

@@ -29,7 +29,7 @@ fn clp_error(message: String) -> basalt_core::Error {
 
 /// Checks a CLP document as Parse does and returns it complete: a `PUT /schemas` replaces the
 /// whole CLP, so operations it leaves out are closed.
-fn normalize_clp(clp: &Value, schema: &ClassSchema) -> Result<Value> {
+pub(crate) fn normalize_clp(clp: &Value, schema: &ClassSchema) -> Result<Value> {
     let o = clp
         .as_object()
         .ok_or_else(|| clp_error("classLevelPermissions must be an object".to_owned()))?;

@@ -8,6 +8,7 @@ mod auth;
 mod batch;
 mod classes;
 mod clp;
+pub mod import;
 mod output;
 mod read;
 mod schema_cache;

@@ -20,8 +20,10 @@ impl SchemaCache {
             .load_schemas()
             .await
             .map_err(|e| anyhow::anyhow!("loading schemas: {e}"))?;
+        // Import checkpoints are the importer's own bookkeeping, never a class clients see.
         let map: SchemaMap = all
             .into_iter()
+            .filter(|s| s.class_name != crate::import::STATE_CLASS)
             .map(|s| (s.class_name.clone(), Arc::new(s)))
             .collect();
         Ok(SchemaCache {

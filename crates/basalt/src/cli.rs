@@ -19,6 +19,76 @@ pub struct Cli {
 pub enum Command {
     /// Run the server.
     Serve(Box<ServeArgs>),
+    /// Copy a Parse Server PostgreSQL database (classes, schemas and permissions, objects,
+    /// users with their passwords, roles, sessions, installations) into basalt's store.
+    /// Resumable: run it again after an interruption and it continues where it stopped.
+    Import(Box<ImportArgs>),
+}
+
+/// Options of `basalt import`. The target is chosen as `basalt serve` chooses its store
+/// (--data-dir, --database-uri, or the TOML file); pass the master key `basalt serve` will
+/// use, so imported sessions show their tokens to their owners.
+#[derive(Debug, Args, Clone)]
+pub struct ImportArgs {
+    /// Parse Server's PostgreSQL database, e.g. postgres://user:pass@host:5432/parse
+    /// (connected without TLS).
+    #[arg(long, env = "BASALT_IMPORT_FROM")]
+    pub from: String,
+
+    /// Import only these classes (comma-separated), e.g. _User,_Role,GameScore [default: all].
+    #[arg(long, value_delimiter = ',')]
+    pub classes: Vec<String>,
+
+    /// Rows read and written per transaction.
+    #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub batch_size: u32,
+
+    /// Stop after this many rows; running the command again continues from there.
+    #[arg(long)]
+    pub stop_after: Option<u64>,
+
+    /// Exit with status 3 when anything was refused (objects, fields, permissions, classes).
+    #[arg(long)]
+    pub strict: bool,
+
+    /// Progress on stderr: auto (a bar on a terminal, lines otherwise), bar, plain, none.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub progress: crate::import::ProgressMode,
+
+    /// TOML configuration file, the one `basalt serve` reads.
+    #[arg(long, env = "BASALT_CONFIG")]
+    pub config: Option<PathBuf>,
+
+    /// Directory of the embedded database to import into [default: ./basalt-data].
+    #[arg(long, env = "BASALT_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+
+    /// Database to import into instead of the embedded one in --data-dir.
+    #[arg(long, env = "PARSE_SERVER_DATABASE_URI")]
+    pub database_uri: Option<String>,
+
+    /// Application id (kept with generated keys in the data dir when unset).
+    #[arg(long, env = "PARSE_SERVER_APPLICATION_ID", alias = "appId")]
+    pub app_id: Option<String>,
+
+    /// Master key `basalt serve` will use: imported session tokens are sealed with a key
+    /// derived from it. Generated and saved in the data dir when unset.
+    #[arg(long, env = "PARSE_SERVER_MASTER_KEY", alias = "masterKey")]
+    pub master_key: Option<String>,
+}
+
+impl ImportArgs {
+    /// The serve options that choose the target store and keys, for `Config::load`.
+    pub fn target(&self) -> ServeArgs {
+        ServeArgs {
+            config: self.config.clone(),
+            data_dir: self.data_dir.clone(),
+            database_uri: self.database_uri.clone(),
+            app_id: self.app_id.clone(),
+            master_key: self.master_key.clone(),
+            ..ServeArgs::default()
+        }
+    }
 }
 
 /// Options of `basalt serve`. Precedence: the TOML file < environment < flags. Names under

@@ -3,6 +3,7 @@
 
 mod cli;
 mod config;
+mod import;
 mod keys;
 mod limits;
 mod policies;
@@ -169,43 +170,117 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Loads the configuration, or prints every problem with it.
+fn load_config(args: cli::ServeArgs) -> Result<Config, std::process::ExitCode> {
+    Config::load(args).map_err(|problems| {
+        let mut err = std::io::stderr().lock();
+        let _ = writeln!(
+            err,
+            "basalt: the configuration has {} problem(s):",
+            problems.len()
+        );
+        for p in problems {
+            let _ = writeln!(err, "  - {p}");
+        }
+        std::process::ExitCode::from(2)
+    })
+}
+
+/// Runs `work` on a multi-threaded runtime; an error is logged and exits with status 1.
+fn block_on(
+    work: impl Future<Output = anyhow::Result<std::process::ExitCode>>,
+) -> std::process::ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot start the runtime");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(work) {
+        Ok(code) => code,
+        Err(e) => {
+            tracing::error!(error = format!("{e:#}"), "basalt stopped with an error");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// Exit status of `basalt import --strict` when something was refused.
+const EXIT_REFUSED: u8 = 3;
+
+async fn import(args: cli::ImportArgs, config: Config) -> anyhow::Result<std::process::ExitCode> {
+    let keys = keys::resolve(
+        &config.data_dir,
+        config.app_id.clone(),
+        config.master_key.as_ref().map(|s| s.0.clone()),
+    )?;
+    if keys.generated {
+        tracing::warn!(
+            data_dir = %config.data_dir.display(),
+            "no master key given: generated keys were saved in the data dir; serve with them"
+        );
+    }
+    if config.database_uri.starts_with("sqlite://") {
+        restrict_data_dir(&config.data_dir)?;
+    }
+    let store = basalt_store::connect(&config.database_uri).await?;
+    let engine = Engine::new(
+        store,
+        EngineConfig {
+            token_key: basalt_auth::sealed::SealingKey::derive(&keys.master_key).map(Arc::new),
+            ..EngineConfig::default()
+        },
+    )
+    .await?;
+    let opts = import::ImportOptions {
+        from: args.from.clone(),
+        classes: args.classes.clone(),
+        batch_size: args.batch_size as usize,
+        stop_after: args.stop_after,
+        progress: args.progress,
+    };
+    let result = import::run(&engine, &opts, &config.database_uri).await;
+    engine.shutdown().await;
+    let summary = result?;
+    {
+        let mut out = std::io::stdout().lock();
+        let _ = write!(out, "{summary}");
+        let _ = out.flush();
+    }
+    if args.strict && summary.refusals() > 0 {
+        return Ok(std::process::ExitCode::from(EXIT_REFUSED));
+    }
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Serve(args) => {
-            let config = match Config::load(*args) {
+            let config = match load_config(*args) {
                 Ok(c) => c,
-                Err(problems) => {
-                    let mut err = std::io::stderr().lock();
-                    let _ = writeln!(
-                        err,
-                        "basalt: the configuration has {} problem(s):",
-                        problems.len()
-                    );
-                    for p in problems {
-                        let _ = writeln!(err, "  - {p}");
-                    }
-                    return std::process::ExitCode::from(2);
-                }
+                Err(code) => return code,
             };
             init_logging(&config);
-            let runtime = match tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()
-            {
-                Ok(r) => r,
-                Err(e) => {
-                    tracing::error!(error = %e, "cannot start the runtime");
-                    return std::process::ExitCode::FAILURE;
-                }
+            block_on(async move {
+                serve(config).await?;
+                Ok(std::process::ExitCode::SUCCESS)
+            })
+        }
+        Command::Import(args) => {
+            let mut config = match load_config(args.target()) {
+                Ok(c) => c,
+                Err(code) => return code,
             };
-            match runtime.block_on(serve(config)) {
-                Ok(()) => std::process::ExitCode::SUCCESS,
-                Err(e) => {
-                    tracing::error!(error = format!("{e:#}"), "basalt stopped with an error");
-                    std::process::ExitCode::FAILURE
-                }
-            }
+            // The summary and progress are the output; only problems are logged.
+            config.log_level =
+                std::env::var("PARSE_SERVER_LOG_LEVEL").unwrap_or_else(|_| "warn".to_owned());
+            init_logging(&config);
+            block_on(import(*args, config))
         }
     }
 }

@@ -200,7 +200,7 @@ pub fn players() -> Vec<Document> {
                       "level": "gold", "wins": 5},
             "location": geo(59.9139, 10.7522),
             "zone": {"__type": "Polygon", "coordinates":
-                     [[0.0, 0.0], [0.0, 10.0], [10.0, 10.0], [10.0, 0.0], [0.0, 0.0]]},
+                     [[0, 0], [0, 10], [10, 10], [10, 0], [0, 0]]},
             "bio": "Loves chess and café culture"
         }),
         json!({
@@ -212,7 +212,7 @@ pub fn players() -> Vec<Document> {
                       "level": "silver", "wins": 12},
             "location": geo(60.3913, 5.3221),
             "zone": {"__type": "Polygon",
-                     "coordinates": [[20.0, 20.0], [20.0, 30.0], [30.0, 25.0], [20.0, 20.0]]},
+                     "coordinates": [[20, 20], [20, 30], [30, 25], [20, 20]]},
             "bio": "Plays chess online every night"
         }),
         json!({

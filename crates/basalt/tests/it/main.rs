@@ -6,6 +6,7 @@ mod support;
 mod batch;
 mod errors;
 mod identity;
+mod import;
 mod lifecycle;
 mod mail;
 mod objects;
