@@ -257,6 +257,7 @@ async fn users_keep_bcrypt_hashes_and_sessions_keep_their_tokens() {
                 username: Some("ada".into()),
                 email: None,
                 password: Some(BCRYPTJS_PASSWORD.into()),
+                auth_data: None,
             },
         )
         .await
