@@ -14,7 +14,9 @@ use tokio::io::{AsyncBufReadExt as _, BufReader};
 
 use crate::support::TestServer;
 use crate::support::parse::{ParseServer, sql_on};
-use crate::support::server::{APP_ID, MASTER_KEY, binary};
+use crate::support::server::{APP_ID, MASTER_KEY, binary, fresh_database};
+use basalt_store::testing::pg::FreshDatabase;
+use std::sync::Arc;
 
 /// A finished `basalt import` run.
 struct Run {
@@ -23,10 +25,48 @@ struct Run {
     stderr: String,
 }
 
-async fn import(from: &str, data_dir: &Path, extra: &[&str]) -> anyhow::Result<Run> {
+/// Where an import writes: a data dir, and on PostgreSQL runs (`BASALT_TEST_STORE=postgres`)
+/// a fresh database too, the same the server started on it reads.
+struct Target {
+    dir: tempfile::TempDir,
+    db: Option<Arc<FreshDatabase>>,
+}
+
+impl Target {
+    async fn new() -> anyhow::Result<Target> {
+        Ok(Target {
+            dir: tempfile::tempdir()?,
+            db: fresh_database().await?,
+        })
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// `--data-dir DIR [--database-uri URI]`.
+    fn args(&self) -> Vec<std::ffi::OsString> {
+        let mut args = vec!["--data-dir".into(), self.dir.path().as_os_str().to_owned()];
+        if let Some(db) = &self.db {
+            args.extend(["--database-uri".into(), db.uri.clone().into()]);
+        }
+        args
+    }
+
+    async fn serve(&self) -> anyhow::Result<TestServer> {
+        TestServer::start_on(
+            self.path(),
+            self.db.clone(),
+            &["--app-id", APP_ID, "--master-key", MASTER_KEY],
+        )
+        .await
+    }
+}
+
+async fn import(from: &str, target: &Target, extra: &[&str]) -> anyhow::Result<Run> {
     let out = tokio::process::Command::new(binary())
-        .args(["import", "--from", from, "--data-dir"])
-        .arg(data_dir)
+        .args(["import", "--from", from])
+        .args(target.args())
         .args([
             "--app-id",
             APP_ID,
@@ -252,12 +292,12 @@ async fn imports_what_parse_server_wrote_and_resumes_after_interruption() -> any
     let parse = ParseServer::start(APP_ID, MASTER_KEY).await?;
     let seeded = seed(&parse).await?;
     add_legacy_rows(&parse.db_url, &seeded.users[0].0).await?;
-    let data = tempfile::tempdir()?;
+    let data = Target::new().await?;
 
     // An import stopped after 50 rows, in batches of 7, then resumed.
     let first = import(
         &parse.db_url,
-        data.path(),
+        &data,
         &["--batch-size", "7", "--stop-after", "50"],
     )
     .await?;
@@ -273,7 +313,7 @@ async fn imports_what_parse_server_wrote_and_resumes_after_interruption() -> any
     assert_eq!((done + refused, present), (39, 0), "{s}");
     assert!(s.contains("(unfinished)"), "{s}");
 
-    let resumed = import(&parse.db_url, data.path(), &["--batch-size", "7"]).await?;
+    let resumed = import(&parse.db_url, &data, &["--batch-size", "7"]).await?;
     assert_eq!(resumed.code, 0, "{}{}", resumed.stdout, resumed.stderr);
     let s = &resumed.stdout;
     assert!(s.contains("import complete"), "{s}");
@@ -302,7 +342,7 @@ async fn imports_what_parse_server_wrote_and_resumes_after_interruption() -> any
     );
 
     // A third run finds everything present and writes nothing; --strict reports the refusals.
-    let again = import(&parse.db_url, data.path(), &["--strict"]).await?;
+    let again = import(&parse.db_url, &data, &["--strict"]).await?;
     assert_eq!(again.code, 3, "{}{}", again.stdout, again.stderr);
     assert_eq!(
         counts(&again.stdout, "GameScore"),
@@ -317,11 +357,7 @@ async fn imports_what_parse_server_wrote_and_resumes_after_interruption() -> any
         again.stdout
     );
 
-    let basalt = TestServer::start_in(
-        data.path(),
-        &["--app-id", APP_ID, "--master-key", MASTER_KEY],
-    )
-    .await?;
+    let basalt = data.serve().await?;
     objects_match(&parse, &basalt, &seeded).await?;
     users_and_sessions_work(&parse, &basalt, &seeded).await?;
     roles_acls_and_clps_hold(&parse, &basalt, &seeded).await?;
@@ -639,10 +675,10 @@ async fn roles_acls_and_clps_hold(
 /// An import killed at an arbitrary point, then run again, holds exactly one copy of each
 /// object.
 async fn killed_import_resumes_without_duplicates(parse: &ParseServer) -> anyhow::Result<()> {
-    let data = tempfile::tempdir()?;
+    let data = Target::new().await?;
     let mut child = tokio::process::Command::new(binary())
-        .args(["import", "--from", &parse.db_url, "--data-dir"])
-        .arg(data.path())
+        .args(["import", "--from", &parse.db_url])
+        .args(data.args())
         .args([
             "--app-id",
             APP_ID,
@@ -666,16 +702,12 @@ async fn killed_import_resumes_without_duplicates(parse: &ParseServer) -> anyhow
     child.start_kill()?;
     child.wait().await?;
 
-    let rerun = import(&parse.db_url, data.path(), &[]).await?;
+    let rerun = import(&parse.db_url, &data, &[]).await?;
     assert_eq!(rerun.code, 0, "{}{}", rerun.stdout, rerun.stderr);
     let (imported, present, refused) = counts(&rerun.stdout, "GameScore").context("row")?;
     assert_eq!(imported + present, 123, "{}", rerun.stdout);
     assert_eq!(refused, 1);
-    let basalt = TestServer::start_in(
-        data.path(),
-        &["--app-id", APP_ID, "--master-key", MASTER_KEY],
-    )
-    .await?;
+    let basalt = data.serve().await?;
     let (_, n) = basalt
         .request(
             Method::GET,

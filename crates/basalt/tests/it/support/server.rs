@@ -49,7 +49,7 @@ pub fn on_postgres() -> bool {
 }
 
 /// A fresh database for one server when running on PostgreSQL.
-async fn fresh_database() -> anyhow::Result<Option<Arc<FreshDatabase>>> {
+pub async fn fresh_database() -> anyhow::Result<Option<Arc<FreshDatabase>>> {
     if !on_postgres() {
         return Ok(None);
     }
