@@ -99,9 +99,9 @@ pub struct RateLimits {
     /// The counters.
     pub limiter: Arc<dyn RateLimiter>,
     /// The mount path, stripped before matching.
-    pub mount: String,
+    pub mount: Arc<str>,
     /// The master key, to tell master requests apart.
-    pub master_key: String,
+    pub master_key: Arc<str>,
 }
 
 fn too_many(message: &str, wait: Duration) -> Response {
@@ -127,7 +127,7 @@ impl RateLimits {
         token: Option<&str>,
         is_master: bool,
     ) -> Option<Response> {
-        let path = path.strip_prefix(self.mount.as_str()).unwrap_or(path);
+        let path = path.strip_prefix(&*self.mount).unwrap_or(path);
         for (i, rule) in self.rules.iter().enumerate() {
             if !rule.path.is_match(path)
                 || (!rule.methods.is_empty() && !rule.methods.contains(method))
@@ -177,7 +177,7 @@ pub(crate) async fn rate_limit(
                 .map(str::to_owned)
         };
         (
-            header("x-parse-master-key").is_some_and(|k| k == limits.master_key),
+            header("x-parse-master-key").is_some_and(|k| *k == *limits.master_key),
             header("x-parse-session-token"),
         )
     };

@@ -7,9 +7,10 @@ use std::convert::Infallible;
 use axum::Router;
 use axum::extract::Request;
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode};
+use axum::response::IntoResponse;
 use axum::response::Response;
 use axum::routing::{get, post};
-use tower::{Layer as _, Service};
+use tower::{Layer as _, Service, ServiceBuilder, ServiceExt};
 use tower_http::cors::{Any, CorsLayer};
 use tower_http::request_id::{
     MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
@@ -147,18 +148,19 @@ pub fn app(
         .allow_headers(Any)
         .expose_headers(Any);
     let limits = state.limits.clone();
-    let routes = api_routes(&mount)
+    let routes: Router = api_routes(&mount)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .with_state(state)
-        .layer(axum::middleware::from_fn_with_state(
-            limits,
-            crate::ratelimit::rate_limit,
+        .with_state(state);
+    // The layers wrap the finished router once, not each route (`Router::layer` would): axum
+    // clones the matched route's whole service stack for every request, so per-route layers
+    // cost a deep clone of CORS, trace and timeout settings on each call.
+    let layered = ServiceBuilder::new()
+        .layer(SetRequestIdLayer::new(
+            x_request_id.clone(),
+            Sequential::default(),
         ))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::GATEWAY_TIMEOUT,
-            timeout,
-        ))
+        .layer(PropagateRequestIdLayer::new(x_request_id))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
             let id = req
                 .headers()
@@ -167,8 +169,19 @@ pub fn app(
                 .unwrap_or("-");
             tracing::info_span!("request", id, method = %req.method(), path = %req.uri().path())
         }))
-        .layer(PropagateRequestIdLayer::new(x_request_id.clone()))
-        .layer(SetRequestIdLayer::new(x_request_id, Sequential::default()))
-        .layer(cors);
-    axum::middleware::from_fn_with_state(limit, tunnel).layer(routes)
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::GATEWAY_TIMEOUT,
+            timeout,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            limits,
+            crate::ratelimit::rate_limit,
+        ))
+        .service(routes);
+    // CORS answers preflights itself, so it needs a body type with a default: axum's.
+    let layered = cors.layer(ServiceExt::<Request>::map_response(
+        layered,
+        IntoResponse::into_response,
+    ));
+    axum::middleware::from_fn_with_state(limit, tunnel).layer(layered)
 }

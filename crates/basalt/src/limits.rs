@@ -142,8 +142,8 @@ pub fn build(
     RateLimits {
         rules: Arc::new(all),
         limiter: Arc::new(LocalRateLimiter::default()),
-        mount: mount.to_owned(),
-        master_key: master_key.to_owned(),
+        mount: mount.into(),
+        master_key: master_key.into(),
     }
 }
 
