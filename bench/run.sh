@@ -5,6 +5,8 @@
 # env:   DURATION (10s)  CONNS (32)  THREADS (2)  SEED (10000)
 #        WORKLOADS ("get query update count me create"; any of create get query update count me)
 #        PARSE_PORT (1341)  PARSE_DB (parse_bench)  PGURL (postgres://postgres@127.0.0.1:5432)
+#        BASALT_STORE (sqlite; postgres = basalt on a fresh database BASALT_DB (basalt_bench) on
+#                the same PostgreSQL server as Parse)
 #        WARMUP (2s; an unrecorded wrk run before each measured one, so Node's JIT and caches are
 #                warm; 0 = none)
 #        SKIP_BUILD (unset; 1 = use the existing target/release binaries)
@@ -35,6 +37,7 @@ DURATION=${DURATION:-10s}; CONNS=${CONNS:-32}; THREADS=${THREADS:-2}; SEED=${SEE
 WORKLOADS=${WORKLOADS:-"get query update count me create"}
 PARSE_PORT=${PARSE_PORT:-1341}; PARSE_DB=${PARSE_DB:-parse_bench}
 PGURL=${PGURL:-postgres://postgres@127.0.0.1:5432}
+BASALT_STORE=${BASALT_STORE:-sqlite}; BASALT_DB=${BASALT_DB:-basalt_bench}
 OUT=${OUT:-$here/results/latest.json}
 WARMUP=${WARMUP:-2s}
 NOISY_PCT=${NOISY_PCT:-20}; RETRIES=${RETRIES:-3}
@@ -135,10 +138,19 @@ PORT=$PARSE_PORT DB=$PARSE_DB PGURL=$PGURL "$parse_dir/start.sh" > "$work/parse-
 parse_pid=$(cat "$parse_dir/parse-$PARSE_PORT.pid" 2>/dev/null || true)
 parse_url="http://127.0.0.1:$PARSE_PORT/parse"
 
-log "basalt: $basalt_bin (fresh data dir)"
+basalt_store_args=()
+if [ "$BASALT_STORE" = postgres ]; then
+  # Same PostgreSQL server as Parse, its own freshly created database.
+  PGOPTIONS="-c client_min_messages=warning" psql "$PGURL/postgres" -qc "drop database if exists $BASALT_DB with (force)" -c "create database $BASALT_DB" \
+    >/dev/null || die "cannot create database $BASALT_DB"
+  basalt_store_args=(--database-uri "$PGURL/$BASALT_DB?sslmode=disable")
+  log "basalt: $basalt_bin (PostgreSQL database $BASALT_DB)"
+else
+  log "basalt: $basalt_bin (fresh data dir, embedded SQLite)"
+fi
 env -u RUST_BACKTRACE -u RUST_LIB_BACKTRACE "$basalt_bin" serve --listen 127.0.0.1:0 \
   --data-dir "$work/basalt-data" --app-id "$APP_ID" --master-key "$MASTER_KEY" \
-  > "$work/basalt.out" 2> "$work/basalt.log" &
+  "${basalt_store_args[@]}" > "$work/basalt.out" 2> "$work/basalt.log" &
 basalt_pid=$!
 basalt_url=$(wait_listening "$work/basalt.out" "$basalt_pid") || die "basalt did not start"
 
