@@ -5,7 +5,8 @@ usage: cpu_share.py SERVER MACHINE0 MACHINE1 SERVER0 SERVER1 WRK0 WRK1 PG0 PG1 T
 MACHINE*: "busy total" jiffies from /proc/stat; SERVER*: the server process's utime+stime
 jiffies; WRK*: CPU seconds of the shell's waited-for children (wrk); PG*: "pid:jiffies,..." of
 the PostgreSQL processes; T*: wall-clock seconds. "other" is machine busy time not spent in the
-server, wrk or (for SERVER=parse, whose database it is) PostgreSQL: whatever else ran.
+server, wrk or PostgreSQL (for the servers named in BENCH_PG_SERVERS, default "parse": those
+whose database it is): whatever else ran.
 """
 import json
 import os
@@ -31,9 +32,10 @@ def main():
     server = round((s1 - s0) / hz / wall * 100)
     wrk = round((c1 - c0) / wall * 100)
     pg = round(pg_ticks / hz / wall * 100)
-    other = busy - server - wrk - (pg if server_name == "parse" else 0)
+    uses_pg = server_name in os.environ.get("BENCH_PG_SERVERS", "parse").split()
+    other = busy - server - wrk - (pg if uses_pg else 0)
     print(json.dumps({"machine_busy_pct": busy, "server_cpu_pct": server, "wrk_cpu_pct": wrk,
-                      "postgres_cpu_pct": pg, "other_pct": other}))
+                      "postgres_cpu_pct": pg, "uses_postgres": uses_pg, "other_pct": other}))
 
 
 if __name__ == "__main__":

@@ -164,7 +164,8 @@ def render(doc):
             if not r or "cpu" not in r:
                 continue
             c = r["cpu"]
-            pg = f"{c['postgres_cpu_pct']}%" if srv == "parse" else "-"
+            uses_pg = c.get("uses_postgres", srv == "parse")
+            pg = f"{c['postgres_cpu_pct']}%" if uses_pg else "-"
             print(f"| {srv} {w} | {c['machine_busy_pct']}% | {c['server_cpu_pct']}% | {pg} "
                   f"| {c['wrk_cpu_pct']}% | {c['other_pct']}% | {r.get('attempts', 1)} |")
             if c["other_pct"] > limit:
