@@ -141,7 +141,12 @@ impl Engine {
         }
         validate_class_name(class)?;
         let _guard = self.schemas.lock_changes().await;
-        if self.schemas.get(class).is_some() {
+        if self
+            .schemas
+            .stored_locked(self.store.as_ref(), class)
+            .await?
+            .is_some()
+        {
             return Err(ParseError::new(
                 ErrorCode::InvalidClassName,
                 format!("Class {class} already exists."),
@@ -173,12 +178,16 @@ impl Engine {
             .into());
         }
         let _guard = self.schemas.lock_changes().await;
-        let current = self.schemas.get(class).ok_or_else(|| {
-            ParseError::new(
-                ErrorCode::InvalidClassName,
-                format!("Class {class} does not exist."),
-            )
-        })?;
+        let current = self
+            .schemas
+            .stored_locked(self.store.as_ref(), class)
+            .await?
+            .ok_or_else(|| {
+                ParseError::new(
+                    ErrorCode::InvalidClassName,
+                    format!("Class {class} does not exist."),
+                )
+            })?;
         let mut schema = ClassSchema::clone(&current);
         let deleted = self.apply_schema_body(&mut schema, body, false)?;
         for field in &deleted {
@@ -293,7 +302,12 @@ impl Engine {
     pub async fn delete_class(&self, _auth: &AuthContext, class: &str) -> Result<()> {
         validate_class_name(class)?;
         let _guard = self.schemas.lock_changes().await;
-        if self.schemas.get(class).is_none() {
+        if self
+            .schemas
+            .stored_locked(self.store.as_ref(), class)
+            .await?
+            .is_none()
+        {
             return Ok(());
         }
         let snap = self.schemas.snapshot();

@@ -8,6 +8,7 @@ mod auth;
 mod batch;
 mod classes;
 mod clp;
+pub mod cluster;
 pub mod import;
 mod output;
 mod read;
@@ -61,6 +62,8 @@ pub struct EngineConfig {
     pub auth_providers: Arc<basalt_auth::AuthProviders>,
     /// Key sealing users' TOTP secrets at rest (derived from the master key).
     pub mfa_key: Option<Arc<basalt_auth::sealed::SealingKey>>,
+    /// Where cache invalidations go to reach the other nodes sharing the store.
+    pub cluster: Arc<dyn cluster::ClusterBus>,
 }
 
 /// Parse's `accountLockout`: after `threshold` failed log-ins in a row, refuse log-ins for
@@ -88,6 +91,7 @@ impl Default for EngineConfig {
             mail: None,
             auth_providers: Arc::new(basalt_auth::AuthProviders::anonymous_only()),
             mfa_key: None,
+            cluster: Arc::new(cluster::SingleNode),
         }
     }
 }
@@ -109,7 +113,7 @@ pub struct Engine {
 impl Engine {
     /// Builds an engine over a store, loading every class schema.
     pub async fn new(store: Arc<dyn Store>, config: EngineConfig) -> anyhow::Result<Engine> {
-        let schemas = SchemaCache::load(store.as_ref()).await?;
+        let schemas = SchemaCache::load(store.as_ref(), Arc::clone(&config.cluster)).await?;
         // Parse creates the user, role and session classes on start; clients expect them.
         for class in ["_User", "_Role", "_Session"] {
             schemas
@@ -131,7 +135,7 @@ impl Engine {
         Ok(Engine {
             store,
             schemas,
-            sessions: users::sessions::SessionCache::default(),
+            sessions: users::sessions::SessionCache::new(Arc::clone(&config.cluster)),
             mfa_locks: users::mfa::MfaLocks::default(),
             config,
         })

@@ -152,7 +152,6 @@ impl Engine {
             "_Session" => self.plan_session_create(auth, body).await,
             "_Role" => {
                 crate::users::check_new_role(&body)?;
-                self.sessions.clear();
                 let (w, c) = self
                     .plan_create_with(auth, class, body, Internal::default())
                     .await?;
@@ -257,7 +256,8 @@ impl Engine {
         };
         let extra = match class {
             "_User" => self.prepare_user_update(auth, object_id, &mut body).await?,
-            "_Role" => plain(AfterCommit::ClearSessionCache),
+            // `commit` forgets cached sessions after any role write.
+            "_Role" => plain(AfterCommit::Nothing),
             "_Session" => {
                 self.check_session_update(auth, &body)?;
                 plain(AfterCommit::ClearSessionCache)
@@ -319,9 +319,11 @@ impl Engine {
                 self.check_user_delete(auth, object_id)?;
                 // Parse leaves a deleted user's sessions in place; they no longer reach a user
                 // (`/users/me` answers 209).
-                AfterCommit::ClearSessionCache
+                AfterCommit::ForgetUserSessions(object_id.to_owned())
             }
-            "_Role" | "_Session" => AfterCommit::ClearSessionCache,
+            // `commit` forgets cached sessions after any role write.
+            "_Role" => AfterCommit::Nothing,
+            "_Session" => AfterCommit::ClearSessionCache,
             "_Installation" if !auth.master => {
                 return Err(crate::users::permission_denied(ErrorCode::OperationForbidden).into());
             }
@@ -341,6 +343,10 @@ impl Engine {
             AfterCommit::Nothing => Ok(()),
             AfterCommit::ClearSessionCache => {
                 self.sessions.clear();
+                Ok(())
+            }
+            AfterCommit::ForgetUserSessions(user_id) => {
+                self.sessions.forget_user(&user_id);
                 Ok(())
             }
             AfterCommit::PasswordChanged { user_id, .. } => {
@@ -363,10 +369,16 @@ impl Engine {
                 | Write::Delete { class, .. } => class.clone(),
             })
             .collect();
-        self.store.write(writes).await.map_err(|(i, e)| {
+        let outcomes = self.store.write(writes).await.map_err(|(i, e)| {
             let class = classes.get(i).map_or("", String::as_str);
             (i, duplicate_or_store_error(class, e))
-        })
+        })?;
+        // A new role (or a changed one) may grant any cached session new access; forgetting
+        // them only once the role is committed keeps a lookup in between from caching the old.
+        if classes.iter().any(|c| c == "_Role") {
+            self.sessions.clear();
+        }
+        Ok(outcomes)
     }
 
     /// Creates an object.
@@ -441,6 +453,8 @@ pub(crate) enum AfterCommit {
     Nothing,
     /// Cached sessions may hold stale roles or revoked sessions.
     ClearSessionCache,
+    /// One user's cached sessions may be stale (the user changed or is gone).
+    ForgetUserSessions(String),
     /// A user's password changed: every session ends; the user's own caller gets a new one.
     PasswordChanged {
         /// The user.

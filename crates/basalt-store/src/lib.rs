@@ -188,6 +188,15 @@ pub trait Store: Send + Sync + 'static {
     /// Saves a class schema, creating the class's storage and its indexes as needed and dropping
     /// indexes the schema no longer names.
     async fn save_schema(&self, schema: &ClassSchema) -> StoreResult<()>;
+    /// Saves a class schema as `save_schema` does, but only if the class's stored schema is
+    /// still `previous` (None: the class has none yet), checked and written atomically for
+    /// every process sharing the database. Returns false, saving nothing, when another writer
+    /// changed it first.
+    async fn replace_schema(
+        &self,
+        schema: &ClassSchema,
+        previous: Option<&ClassSchema>,
+    ) -> StoreResult<bool>;
     /// Removes a field's values from every object of the class (and its relation links).
     async fn delete_field(&self, class: &str, field: &str) -> StoreResult<()>;
     /// Makes a field of an existing class unique (objects without it are not constrained);

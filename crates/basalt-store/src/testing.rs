@@ -41,6 +41,10 @@ macro_rules! store_conformance {
         async fn where_cases() -> anyhow::Result<()> {
             $crate::testing::where_cases(&*$make).await
         }
+        #[tokio::test]
+        async fn schema_replacement_checks_what_is_stored() -> anyhow::Result<()> {
+            $crate::testing::schema_replacement_checks_what_is_stored(&*$make).await
+        }
     };
 }
 
@@ -305,6 +309,55 @@ pub async fn order_limit_skip_and_count(store: &dyn Store) -> anyhow::Result<()>
     ensure!(ids == ["c", "d"], "g asc, n desc, skip 1, limit 2: {ids:?}");
     let filter = parse_where(&json!({"n": {"$lt": 3}}))?;
     ensure!(store.count(&schemas, "ConfOrder", &filter, None).await? == 3);
+    Ok(())
+}
+
+/// `replace_schema` saves only over the schema it was given as the previous one.
+pub async fn schema_replacement_checks_what_is_stored(store: &dyn Store) -> anyhow::Result<()> {
+    let stored = |class: &'static str| async move {
+        anyhow::Ok(
+            store
+                .load_schemas()
+                .await?
+                .into_iter()
+                .find(|s| s.class_name == class),
+        )
+    };
+    let mut first = ClassSchema::new("ConfReplace");
+    first
+        .fields
+        .insert("a".into(), FieldDef::of(FieldType::Number));
+    ensure!(
+        store.replace_schema(&first, None).await?,
+        "a new class is saved"
+    );
+    let base = stored("ConfReplace").await?.context("saved")?;
+    ensure!(
+        !store.replace_schema(&first, None).await?,
+        "a class that exists is not new"
+    );
+
+    let mut mine = base.clone();
+    mine.fields
+        .insert("b".into(), FieldDef::of(FieldType::String));
+    let mut theirs = base.clone();
+    theirs
+        .fields
+        .insert("c".into(), FieldDef::of(FieldType::Boolean));
+    ensure!(store.replace_schema(&theirs, Some(&base)).await?);
+    ensure!(
+        !store.replace_schema(&mine, Some(&base)).await?,
+        "a save over a schema changed meanwhile is refused"
+    );
+
+    let now = stored("ConfReplace").await?.context("still saved")?;
+    ensure!(now.fields.contains_key("c") && !now.fields.contains_key("b"));
+    mine = now.clone();
+    mine.fields
+        .insert("b".into(), FieldDef::of(FieldType::String));
+    ensure!(store.replace_schema(&mine, Some(&now)).await?);
+    let last = stored("ConfReplace").await?.context("still saved")?;
+    ensure!(last.fields.contains_key("b") && last.fields.contains_key("c"));
     Ok(())
 }
 

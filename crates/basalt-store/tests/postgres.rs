@@ -82,3 +82,50 @@ async fn two_nodes_creating_the_same_class_at_once_both_succeed() -> anyhow::Res
     b.close().await;
     Ok(())
 }
+
+/// Waits for the next thing a listener hears.
+async fn next_heard(
+    heard: &mut tokio::sync::mpsc::Receiver<basalt_store::postgres::notify::Heard>,
+) -> anyhow::Result<basalt_store::postgres::notify::Heard> {
+    tokio::time::timeout(std::time::Duration::from_secs(10), heard.recv())
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("the listener stopped"))
+}
+
+/// A notification reaches the other connection's listener; when the listening connection is
+/// cut, it comes back by itself and says so (so its owner can catch up), then hears again.
+#[tokio::test]
+async fn notifications_reach_listeners_that_reconnect_after_a_cut() -> anyhow::Result<()> {
+    use basalt_store::postgres::notify::{Heard, LISTENER_NAME, PgChannel};
+    let Some(db) = FreshDatabase::create("notifications_reach_listeners").await? else {
+        return Ok(());
+    };
+    let sender = PgChannel::connect(&db.uri, "basalt_test_channel").await?;
+    let listener = PgChannel::connect(&db.uri, "basalt_test_channel").await?;
+    let mut heard = listener.listen();
+    assert_eq!(next_heard(&mut heard).await?, Heard::Listening);
+
+    sender.notify("first").await?;
+    assert_eq!(
+        next_heard(&mut heard).await?,
+        Heard::Payload("first".into())
+    );
+
+    let (admin, conn) = tokio_postgres::connect(&db.uri, tokio_postgres::NoTls).await?;
+    tokio::spawn(conn);
+    let cut = admin
+        .query(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+             WHERE datname = current_database() AND application_name = $1",
+            &[&LISTENER_NAME],
+        )
+        .await?;
+    assert_eq!(cut.len(), 1, "one listening connection");
+    assert_eq!(next_heard(&mut heard).await?, Heard::Listening);
+    sender.notify("second").await?;
+    assert_eq!(
+        next_heard(&mut heard).await?,
+        Heard::Payload("second".into())
+    );
+    Ok(())
+}

@@ -2,6 +2,7 @@
 //! serves until SIGINT or SIGTERM, then finishes in-flight requests and closes the database.
 
 mod cli;
+mod cluster;
 mod config;
 mod import;
 mod keys;
@@ -94,6 +95,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         .unwrap_or_else(|| base_url.clone());
     restrict_data_dir(&config.data_dir)?;
     let store = basalt_store::connect(&config.database_uri).await?;
+    let cluster = open_cluster(&config.database_uri).await?;
     let auth_providers = basalt_auth::AuthProviders::build(config.auth_providers.clone())
         .map_err(|e| anyhow::anyhow!("auth providers: {e}"))?;
     tracing::info!(providers = ?auth_providers, "authData providers");
@@ -114,6 +116,10 @@ async fn serve(config: Config) -> anyhow::Result<()> {
                 )
                 .map(Arc::new),
                 auth_providers: Arc::new(auth_providers),
+                cluster: match &cluster {
+                    Some(c) => c.bus(),
+                    None => Arc::new(basalt_engine::cluster::SingleNode),
+                },
                 password_policy: config.password_policy.clone(),
                 account_lockout: config.account_lockout,
                 mail: match &config.mail {
@@ -132,6 +138,9 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         )
         .await?,
     );
+    if let Some(c) = &cluster {
+        c.follow(Arc::clone(&engine));
+    }
     let state = AppState {
         engine: Arc::clone(&engine),
         keys: Arc::new(ApiKeys {
@@ -174,6 +183,15 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     engine.shutdown().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The channel to the other nodes when the database is PostgreSQL (which several nodes may
+/// share); the embedded database has one node only.
+async fn open_cluster(database_uri: &str) -> anyhow::Result<Option<cluster::PgCluster>> {
+    if database_uri.starts_with("postgres://") || database_uri.starts_with("postgresql://") {
+        return Ok(Some(cluster::PgCluster::connect(database_uri).await?));
+    }
+    Ok(None)
 }
 
 /// Loads the configuration, or prints every problem with it.
@@ -250,6 +268,11 @@ async fn import(args: cli::ImportArgs, config: Config) -> anyhow::Result<std::pr
         progress: args.progress,
     };
     let result = import::run(&engine, &opts, &config.database_uri).await;
+    // Nodes serving this database reload what the import changed.
+    if let Some(c) = open_cluster(&config.database_uri).await? {
+        c.announce(&basalt_engine::cluster::Invalidation::Everything)
+            .await;
+    }
     engine.shutdown().await;
     let summary = result?;
     {

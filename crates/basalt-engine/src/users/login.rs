@@ -173,7 +173,8 @@ impl Engine {
         let (session, token) = self.new_session(auth, &user.object_id, how);
         writes.push(session);
         self.commit(writes).await.map_err(|(_, e)| e)?;
-        self.sessions.clear();
+        // Sessions of the same installation were replaced.
+        self.sessions.forget_user(&user.object_id);
         let me = auth.as_user(&user.object_id, &token);
         let mut doc = self.user_json(&me, user);
         doc.insert("sessionToken".into(), Value::String(token));
@@ -294,7 +295,7 @@ impl Engine {
             Ok(_) | Err((_, basalt_core::Error::Parse(_))) => {}
             Err((_, e)) => return Err(e),
         }
-        self.sessions.forget_token(&session.session_token);
+        self.sessions.forget_user(&session.user_id);
         Ok(())
     }
 

@@ -201,7 +201,7 @@ impl Engine {
         let mut update = UserUpdate {
             internal: Document::new(),
             removed: Vec::new(),
-            after: AfterCommit::ClearSessionCache,
+            after: AfterCommit::ForgetUserSessions(object_id.to_owned()),
             response: Document::new(),
         };
         if let Some(value) = body.remove("authData") {

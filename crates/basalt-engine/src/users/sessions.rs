@@ -1,7 +1,9 @@
 //! Sessions: created on sign-up and log-in, found by the hash of their token (tokens are never
-//! stored), cached briefly per node, revoked on log-out, deletion and password change.
+//! stored), cached briefly per node, revoked on log-out, deletion and password change; every
+//! revocation is announced to the other nodes.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -15,62 +17,95 @@ use basalt_store::{FindSpec, StoredObject, Write};
 use serde_json::{Value, json};
 
 use crate::auth::UserSession;
+use crate::cluster::{ClusterBus, Invalidation};
 use crate::{AuthContext, Engine};
 
-/// How long a resolved session is trusted before it is read again. A session revoked on another
-/// node stays usable here for at most this long.
+/// How long a resolved session is trusted before it is read again. Other nodes announce the
+/// changes they make (see `cluster`); this bounds how long a missed announcement matters.
 const SESSION_CACHE_TTL: Duration = Duration::from_secs(10);
 /// Entries kept before the cache is emptied (a bound, not an LRU).
 const SESSION_CACHE_MAX: usize = 50_000;
 
 /// Resolved sessions by token hash.
-#[derive(Default)]
 pub(crate) struct SessionCache {
     entries: Mutex<HashMap<String, CachedSession>>,
+    /// Bumped by every eviction, so a lookup that read the store before an eviction does not
+    /// put back what the eviction removed.
+    generation: AtomicU64,
+    bus: Arc<dyn ClusterBus>,
 }
 
 /// A resolved session, when it was resolved, and when it expires (Parse ISO).
 type CachedSession = (Arc<UserSession>, Instant, String);
 
 impl SessionCache {
-    fn get(&self, hash: &str) -> Option<Arc<UserSession>> {
-        let map = self
-            .entries
+    pub(crate) fn new(bus: Arc<dyn ClusterBus>) -> Self {
+        Self {
+            entries: Mutex::default(),
+            generation: AtomicU64::new(0),
+            bus,
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, CachedSession>> {
+        self.entries
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        map.get(hash)
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn get(&self, hash: &str) -> Option<Arc<UserSession>> {
+        self.lock()
+            .get(hash)
             .filter(|(_, at, expires)| {
                 at.elapsed() < SESSION_CACHE_TTL && expires.as_str() > now_iso().as_str()
             })
             .map(|(s, _, _)| Arc::clone(s))
     }
 
-    fn put(&self, hash: String, s: Arc<UserSession>, expires: String) {
-        let mut map = self
-            .entries
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+    /// The eviction count, read before looking a session up in the store.
+    fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    /// Caches a session read from the store, unless something was evicted since `generation`.
+    fn put(&self, hash: String, s: Arc<UserSession>, expires: String, generation: u64) {
+        let mut map = self.lock();
+        if self.generation() != generation {
+            return;
+        }
         if map.len() >= SESSION_CACHE_MAX {
             map.clear();
         }
         map.insert(hash, (s, Instant::now(), expires));
     }
 
-    /// Forgets one session.
-    pub(crate) fn forget_token(&self, token: &str) {
-        let mut map = self
-            .entries
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        map.remove(&hash_token(token));
+    /// Forgets the sessions resolved for one user, here and on the other nodes.
+    pub(crate) fn forget_user(&self, user_id: &str) {
+        self.forget_user_here(user_id);
+        self.bus.publish(Invalidation::UserSessions {
+            user_id: user_id.to_owned(),
+        });
     }
 
-    /// Forgets every cached session (after role changes, password changes, user deletion).
+    /// Forgets every cached session (after role changes, user and session edits), here and on
+    /// the other nodes.
     pub(crate) fn clear(&self) {
-        self.entries
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clear();
+        self.clear_here();
+        self.bus.publish(Invalidation::AllSessions);
+    }
+
+    /// Forgets the sessions resolved for one user on this node only.
+    pub(crate) fn forget_user_here(&self, user_id: &str) {
+        let mut map = self.lock();
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        map.retain(|_, (s, _, _)| s.user_id != user_id);
+    }
+
+    /// Forgets every cached session on this node only.
+    pub(crate) fn clear_here(&self) {
+        let mut map = self.lock();
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        map.clear();
     }
 }
 
@@ -163,6 +198,7 @@ impl Engine {
             auth.user = Some(s);
             return Ok(auth);
         }
+        let generation = self.sessions.generation();
         let filter = Filter::Field(
             FieldPath::parse("sessionToken"),
             Condition::Eq(Value::String(hash.clone())),
@@ -207,7 +243,8 @@ impl Engine {
             session_id: session.object_id,
             roles: Arc::new(roles),
         });
-        self.sessions.put(hash, Arc::clone(&resolved), expires);
+        self.sessions
+            .put(hash, Arc::clone(&resolved), expires, generation);
         auth.user = Some(resolved);
         Ok(auth)
     }
@@ -242,7 +279,7 @@ impl Engine {
         if !writes.is_empty() {
             self.commit(writes).await.map_err(|(_, e)| e)?;
         }
-        self.sessions.clear();
+        self.sessions.forget_user(user_id);
         Ok(())
     }
 }

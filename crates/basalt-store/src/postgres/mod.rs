@@ -7,6 +7,7 @@
 //! prepared statements, so several nodes can share one database.
 
 mod compile;
+pub mod notify;
 mod read;
 mod regex;
 mod schema;
@@ -152,7 +153,22 @@ impl Store for PgStore {
     }
 
     async fn save_schema(&self, s: &ClassSchema) -> StoreResult<()> {
-        schema::save(&mut self.client().await?, s).await
+        schema::save(&mut self.client().await?, s, schema::Base::Any)
+            .await
+            .map(|_| ())
+    }
+
+    async fn replace_schema(
+        &self,
+        s: &ClassSchema,
+        previous: Option<&ClassSchema>,
+    ) -> StoreResult<bool> {
+        schema::save(
+            &mut self.client().await?,
+            s,
+            schema::Base::Exactly(previous),
+        )
+        .await
     }
 
     async fn delete_field(&self, class: &str, field: &str) -> StoreResult<()> {

@@ -133,7 +133,40 @@ fn declared_indexes(schema: &ClassSchema) -> StoreResult<Vec<IndexDef>> {
 }
 
 /// Saves the schema, creates the class table if needed and brings its indexes in line.
-pub(super) async fn save(client: &mut Object, schema: &ClassSchema) -> StoreResult<()> {
+/// What a save replaces.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Base<'a> {
+    /// Whatever is stored.
+    Any,
+    /// Only this stored schema (None: no schema yet); otherwise nothing is saved.
+    Exactly(Option<&'a ClassSchema>),
+}
+
+/// The class's stored schema, read inside the transaction that holds the class's lock.
+async fn stored_schema(
+    tx: &deadpool_postgres::Transaction<'_>,
+    class: &str,
+) -> StoreResult<Option<ClassSchema>> {
+    let row = tx
+        .query_opt(
+            "SELECT body FROM _basalt_schema WHERE class_name = $1",
+            &[&class],
+        )
+        .await
+        .map_err(backend)?;
+    row.map(|r| {
+        let v: Value = r.try_get(0).map_err(backend)?;
+        ClassSchema::from_stored(&v).map_err(StoreError::from)
+    })
+    .transpose()
+}
+
+/// Saves a schema (see `Base`); false when the stored one was not the expected one.
+pub(super) async fn save(
+    client: &mut Object,
+    schema: &ClassSchema,
+    base: Base<'_>,
+) -> StoreResult<bool> {
     let class = &schema.class_name;
     if !class_name_fits(class) {
         return Err(ParseError::new(
@@ -148,6 +181,11 @@ pub(super) async fn save(client: &mut Object, schema: &ClassSchema) -> StoreResu
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&class_lock(class)])
         .await
         .map_err(backend)?;
+    if let Base::Exactly(expected) = base
+        && stored_schema(&tx, class).await?.as_ref() != expected
+    {
+        return Ok(false);
+    }
     let existed: bool = tx
         .query_one("SELECT to_regclass($1) IS NOT NULL", &[&table(class)])
         .await
@@ -187,7 +225,7 @@ pub(super) async fn save(client: &mut Object, schema: &ClassSchema) -> StoreResu
     if existed {
         with_class_lock(client, class, sync_indexes(client, class, &wanted)).await?;
     }
-    Ok(())
+    Ok(true)
 }
 
 /// Runs `work` holding the class's session-level index lock (DDL that cannot run inside a

@@ -277,6 +277,22 @@ impl Store for SqliteStore {
         self.with_writer(move |c| schema::save(c, &s)).await
     }
 
+    async fn replace_schema(
+        &self,
+        s: &ClassSchema,
+        previous: Option<&ClassSchema>,
+    ) -> StoreResult<bool> {
+        let (s, previous) = (s.clone(), previous.cloned());
+        self.with_writer(move |c| {
+            if schema::load_one(c, &s.class_name)? != previous {
+                return Ok(false);
+            }
+            schema::save(c, &s)?;
+            Ok(true)
+        })
+        .await
+    }
+
     async fn delete_field(&self, class: &str, field: &str) -> StoreResult<()> {
         let (class, field) = (class.to_owned(), field.to_owned());
         self.with_writer(move |c| schema::delete_field(c, &class, &field))

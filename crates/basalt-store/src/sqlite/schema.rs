@@ -47,6 +47,24 @@ pub(super) fn load_all(conn: &Connection) -> StoreResult<Vec<ClassSchema>> {
         .collect()
 }
 
+/// One class's saved schema.
+pub(super) fn load_one(conn: &Connection, class: &str) -> StoreResult<Option<ClassSchema>> {
+    let body: Option<String> = conn
+        .query_row(
+            "SELECT body FROM _basalt_schema WHERE class_name = ?1",
+            params![class],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(backend)?;
+    body.map(|b| {
+        let v: serde_json::Value =
+            serde_json::from_str(&b).map_err(|e| StoreError::Backend(e.into()))?;
+        ClassSchema::from_stored(&v).map_err(StoreError::from)
+    })
+    .transpose()
+}
+
 fn index_sql_name(class: &str, name: &str) -> String {
     format!("ix_{class}_{name}")
 }

@@ -4,6 +4,7 @@
 mod support;
 
 mod batch;
+mod cluster;
 mod errors;
 mod identity;
 mod import;

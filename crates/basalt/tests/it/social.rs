@@ -372,8 +372,11 @@ async fn mfa_wire_format_enrol_login_recovery_and_turning_off() -> anyhow::Resul
         .await?;
     let missing = log_in(&s, "ann", None).await?;
     let not_text = log_in(&s, "ann", Some(json!({"token": 123456}))).await?;
-    let good = log_in(&s, "ann", Some(json!({"token": now_code(&secret, 1)}))).await?;
-    let replay = log_in(&s, "ann", Some(json!({"token": now_code(&secret, 1)}))).await?;
+    // The replay sends the very same code: computing it again after a slow log-in could
+    // cross into the next 30 s step and give a fresh code.
+    let next_code = now_code(&secret, 1);
+    let good = log_in(&s, "ann", Some(json!({"token": next_code}))).await?;
+    let replay = log_in(&s, "ann", Some(json!({"token": next_code}))).await?;
     let by_recovery = log_in(
         &s,
         "ann",
