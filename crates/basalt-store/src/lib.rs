@@ -2,6 +2,7 @@
 //! filters, patches), with two implementations: the embedded SQLite store and PostgreSQL. No HTTP and no Parse rules here:
 //! the engine has decided what to write and who may see what before it calls a store.
 
+mod compile_common;
 pub mod postgres;
 pub mod sqlite;
 #[cfg(feature = "testing")]

@@ -10,14 +10,16 @@
 use basalt_core::query::{Cmp, Condition, FieldPath, Filter, SubQuery};
 use basalt_core::schema::{ClassSchema, FieldType, SchemaMap};
 use basalt_core::time::normalize_iso;
-use basalt_core::value::{as_pointer, special_type};
-use basalt_core::{ErrorCode, ParseError};
+use basalt_core::value::as_pointer;
 use serde_json::{Value, json};
 use tokio_postgres::types::ToSql;
 
 use super::regex::pg_regex;
 use super::schema::text_words_expr;
 use super::sql::{literal, table};
+use crate::compile_common::{
+    Arrays, Part, compares_dates, invalid, is_date, part_for, safe_segment,
+};
 use crate::{Direction, FindSpec, StoreResult};
 
 /// A bound value.
@@ -55,39 +57,6 @@ fn column(path: &FieldPath) -> Option<&'static str> {
     }
 }
 
-fn safe_segment(s: &str) -> bool {
-    !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-}
-
-/// How a value of a field is compared: on the raw value, or on a part of it.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Part {
-    Whole,
-    /// `.iso` of a Date.
-    Iso,
-    /// `.objectId` of a Pointer.
-    PointerId,
-}
-
-fn part_for(ft: Option<&FieldType>, path: &FieldPath) -> Part {
-    if !path.sub.is_empty() {
-        return Part::Whole;
-    }
-    match ft {
-        Some(FieldType::Date) => Part::Iso,
-        Some(FieldType::Pointer(_)) => Part::PointerId,
-        _ => Part::Whole,
-    }
-}
-
-/// Whether a field may hold an array: by its schema type, or unknown for a dotted path.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Arrays {
-    Always,
-    Never,
-    Maybe,
-}
-
 /// What a typed expression yields, and so which values it compares with directly.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Kind {
@@ -97,19 +66,6 @@ enum Kind {
     Num,
     /// jsonb (Booleans, whose jsonb order is false < true).
     Json,
-}
-
-fn is_date(v: &Value) -> bool {
-    special_type(v) == Some("Date")
-}
-
-/// The condition compares the field with Dates.
-fn compares_dates(cond: &Condition) -> bool {
-    match cond {
-        Condition::Eq(v) | Condition::Ne(v) | Condition::Compare(_, v) => is_date(v),
-        Condition::In(vs) | Condition::Nin(vs) => vs.iter().any(is_date),
-        _ => false,
-    }
 }
 
 fn part_key(part: Part) -> Option<&'static str> {
@@ -267,10 +223,6 @@ fn has_nul(v: &Value) -> bool {
         Value::Object(o) => o.iter().any(|(k, v)| k.contains('\0') || has_nul(v)),
         _ => false,
     }
-}
-
-fn invalid(msg: impl Into<String>) -> crate::StoreError {
-    ParseError::new(ErrorCode::InvalidQuery, msg.into()).into()
 }
 
 fn op_sql(cmp: Cmp) -> &'static str {

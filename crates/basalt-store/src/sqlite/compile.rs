@@ -5,11 +5,13 @@ use basalt_core::query::{Cmp, Condition, FieldPath, Filter, SubQuery};
 use basalt_core::schema::{ClassSchema, FieldType, SchemaMap};
 use basalt_core::time::normalize_iso;
 use basalt_core::value::as_pointer;
-use basalt_core::{ErrorCode, ParseError};
 use rusqlite::types::Value as Sql;
 use serde_json::Value;
 
 use super::table_name;
+use crate::compile_common::{
+    Arrays, Part, compares_dates, invalid, is_date, part_for, safe_segment,
+};
 use crate::{Direction, FindSpec, StoreResult};
 
 /// A statement and its bound values.
@@ -24,52 +26,6 @@ pub(crate) const OBJECT_COLUMNS: &str = "t0.objectId, t0.createdAt, t0.updatedAt
 
 fn is_column(field: &str) -> bool {
     matches!(field, "objectId" | "createdAt" | "updatedAt")
-}
-
-fn safe_segment(s: &str) -> bool {
-    !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-}
-
-/// How a value of a field is compared: on the raw JSON value, or on a part of it.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Part {
-    Whole,
-    /// `.iso` of a Date.
-    Iso,
-    /// `.objectId` of a Pointer.
-    PointerId,
-}
-
-fn part_for(ft: Option<&FieldType>, path: &FieldPath) -> Part {
-    if !path.sub.is_empty() {
-        return Part::Whole;
-    }
-    match ft {
-        Some(FieldType::Date) => Part::Iso,
-        Some(FieldType::Pointer(_)) => Part::PointerId,
-        _ => Part::Whole,
-    }
-}
-
-/// Whether a field may hold an array: by its schema type, or unknown for a dotted path.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Arrays {
-    Always,
-    Never,
-    Maybe,
-}
-
-fn is_date(v: &Value) -> bool {
-    basalt_core::value::special_type(v) == Some("Date")
-}
-
-/// The condition compares the field with Dates.
-fn compares_dates(cond: &Condition) -> bool {
-    match cond {
-        Condition::Eq(v) | Condition::Ne(v) | Condition::Compare(_, v) => is_date(v),
-        Condition::In(vs) | Condition::Nin(vs) => vs.iter().any(is_date),
-        _ => false,
-    }
 }
 
 /// The JSON path of a field (or part of it) inside `doc`, e.g. `$.score` or `$.when.iso`.
@@ -111,10 +67,6 @@ struct Compiler<'a> {
     params: Vec<Sql>,
     depth: usize,
     near_order: Option<String>,
-}
-
-fn invalid(msg: impl Into<String>) -> crate::StoreError {
-    ParseError::new(ErrorCode::InvalidQuery, msg.into()).into()
 }
 
 /// Joins predicates with `sep` ("AND"/"OR") as a balanced tree of parentheses. SQLite parses a
@@ -788,8 +740,8 @@ fn where_clause(
 
 /// The SELECT of one object by id (what every `get` asks), built in one pass: through the
 /// general compiler, formatting this short statement cost more instructions than SQLite spent
-/// running it. The statement is the one the compiler would produce, so results cannot differ;
-/// `where_cases` in the conformance suite runs objectId lookups through this path.
+/// running it. The statement is the one the compiler would produce, so results cannot differ
+/// (`by_id_matches_the_compiler` below holds it to that).
 fn by_id_sql(class: &str, spec: &FindSpec) -> Option<SqlPlan> {
     let Filter::Field(path, Condition::Eq(Value::String(id))) = &spec.filter else {
         return None;
@@ -843,6 +795,16 @@ pub(crate) fn find_sql(
     if let Some(plan) = by_id_sql(class, spec) {
         return Ok(Some(plan));
     }
+    compiled_find_sql(schemas, schema, class, spec).map(Some)
+}
+
+/// The SELECT for a find, through the general compiler.
+fn compiled_find_sql(
+    schemas: &SchemaMap,
+    schema: &ClassSchema,
+    class: &str,
+    spec: &FindSpec,
+) -> StoreResult<SqlPlan> {
     let (cond, mut params, near) =
         where_clause(schemas, schema, &spec.filter, spec.readers.as_deref())?;
     let mut order: Vec<String> = Vec::new();
@@ -891,7 +853,7 @@ pub(crate) fn find_sql(
         params.len() - 1,
         params.len()
     ));
-    Ok(Some(SqlPlan { sql, params }))
+    Ok(SqlPlan { sql, params })
 }
 
 /// The COUNT for a filter, or None when the class has no storage yet (zero).
@@ -910,4 +872,39 @@ pub(crate) fn count_sql(
         table_name(class)
     );
     Ok(Some(SqlPlan { sql, params }))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+
+    /// The get-by-id shortcut must write exactly the statement and values the general compiler
+    /// writes, with and without an ACL, or the two paths could answer differently.
+    #[test]
+    fn by_id_matches_the_compiler() {
+        let schema = ClassSchema::new("Item");
+        let mut schemas = SchemaMap::new();
+        schemas.insert("Item".into(), Arc::new(schema.clone()));
+        for readers in [
+            None,
+            Some(vec!["*".to_owned(), "u1".to_owned(), "role:a".to_owned()]),
+        ] {
+            let spec = FindSpec {
+                filter: Filter::Field(
+                    FieldPath::parse("objectId"),
+                    Condition::Eq(Value::String("abc123".into())),
+                ),
+                order: vec![],
+                limit: Some(1),
+                skip: 0,
+                readers,
+            };
+            let short = by_id_sql("Item", &spec).expect("a get by id takes the shortcut");
+            let general = compiled_find_sql(&schemas, &schema, "Item", &spec).unwrap();
+            assert_eq!(short.sql, general.sql);
+            assert_eq!(short.params, general.params);
+        }
+    }
 }
