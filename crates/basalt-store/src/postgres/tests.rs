@@ -237,3 +237,80 @@ async fn indexes_added_to_a_class_with_data_are_built_online_and_valid() {
     .collect();
     assert_eq!(got, want);
 }
+
+fn get_by_id(id: &str) -> FindSpec {
+    FindSpec {
+        limit: Some(1),
+        readers: Some(vec!["*".into()]),
+        ..FindSpec::filter(parse_where(&json!({ "objectId": id })).unwrap())
+    }
+}
+
+#[tokio::test]
+async fn concurrent_gets_on_the_shared_connection_each_get_their_own_object() {
+    let Some((store, _db, schemas)) = indexed_store("shared_concurrent_gets").await else {
+        return;
+    };
+    let store = Arc::new(store);
+    let gets = (0..200).map(|i| {
+        let (store, schemas) = (Arc::clone(&store), schemas.clone());
+        tokio::spawn(async move {
+            let id = format!("obj{:07}", (i * 7) % 500);
+            let found = store
+                .find(&schemas, "BenchItem", &get_by_id(&id))
+                .await
+                .unwrap();
+            (id, found)
+        })
+    });
+    for get in gets {
+        let (id, found) = get.await.unwrap();
+        assert_eq!(found.len(), 1, "{id}");
+        assert_eq!(found[0].object_id, id);
+    }
+}
+
+#[tokio::test]
+async fn gets_recover_when_the_shared_connection_is_killed() {
+    let Some((store, db, schemas)) = indexed_store("shared_connection_killed").await else {
+        return;
+    };
+    let found = store
+        .find(&schemas, "BenchItem", &get_by_id("obj0000003"))
+        .await
+        .unwrap();
+    assert_eq!(found.len(), 1);
+
+    // What a server restart or a dropped network does to the connection the gets share.
+    let admin = store.pool.get().await.unwrap();
+    let killed: i64 = admin
+        .query_one(
+            "SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+             WHERE datname = current_database() AND pid <> pg_backend_pid()) AS t",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!(killed >= 1, "the shared connection was not found to kill");
+    drop(admin);
+    let name = db.uri.rsplit('/').next().unwrap().to_owned();
+
+    let mut found = Vec::new();
+    for _ in 0..50 {
+        // The driver notices the closed socket asynchronously; a get issued before it does
+        // may fail once, and the next ones must succeed on a fresh connection.
+        match store
+            .find(&schemas, "BenchItem", &get_by_id("obj0000004"))
+            .await
+        {
+            Ok(objects) => {
+                found = objects;
+                break;
+            }
+            Err(_) => tokio::time::sleep(std::time::Duration::from_millis(20)).await,
+        }
+    }
+    assert_eq!(found.len(), 1, "gets on {name} did not recover");
+    assert_eq!(found[0].object_id, "obj0000004");
+}
