@@ -29,6 +29,12 @@ pub struct RuleSpec {
 /// Checks a Redis URL without connecting: `redis://[:PASSWORD@]HOST[:PORT][/DB]` or
 /// `redis+unix:///PATH`.
 pub fn check_redis_url(url: &str) -> Result<(), String> {
+    if url.starts_with("rediss://") {
+        return Err(format!(
+            "Redis URL {}: TLS (rediss://) is not supported; reach Redis over a private network",
+            redis_counters::shown_url(url)
+        ));
+    }
     redis::Client::open(url)
         .map(drop)
         .map_err(|e| format!("Redis URL {}: {e}", redis_counters::shown_url(url)))
