@@ -242,6 +242,51 @@ mod tests {
         );
     }
 
+    /// Remembers the keys it is asked about; never refuses.
+    #[derive(Default)]
+    struct Keys(Mutex<Vec<String>>);
+
+    #[async_trait]
+    impl RateLimiter for Keys {
+        async fn hit(&self, key: &str, _window: Duration, _max: u32) -> Option<Duration> {
+            self.0.lock().unwrap().push(key.to_owned());
+            None
+        }
+    }
+
+    #[tokio::test]
+    async fn counter_keys_name_rule_and_caller_but_never_a_token() {
+        let keys = Arc::new(Keys::default());
+        let rule = |zone| Limit {
+            rule: RateRule {
+                path: RateRule::path_pattern("/x").unwrap(),
+                methods: vec![],
+                window: Duration::from_secs(60),
+                max: 5,
+                zone,
+                message: String::new(),
+                include_master: false,
+            },
+            counter: keys.clone(),
+        };
+        let limits = RateLimits {
+            limits: Arc::new(vec![rule(Zone::Ip), rule(Zone::Session)]),
+            mount: "/parse".into(),
+            master_key: "mk".into(),
+        };
+        let ip = "203.0.113.9".parse().ok();
+
+        limits
+            .check(&Method::GET, "/parse/x", ip, Some("r:secret-token"), false)
+            .await;
+
+        let seen = keys.0.lock().unwrap().clone();
+        assert_eq!(seen[0], "r0-60000-5:ip:203.0.113.9");
+        assert!(seen[1].starts_with("r1-60000-5:s:"), "{seen:?}");
+        assert_eq!(seen[1].len(), "r1-60000-5:s:".len() + 32);
+        assert!(!seen[1].contains("secret"), "{seen:?}");
+    }
+
     #[test]
     fn path_patterns() {
         let p = RateRule::path_pattern("/functions/*").unwrap();
