@@ -6,6 +6,11 @@
 # PostgreSQL (each server in its own fresh database on BASALT_TEST_POSTGRES_URL, default
 # postgres://postgres@127.0.0.1:5432/postgres). Without a reachable PostgreSQL the PostgreSQL
 # runs are skipped and said to be, unless BASALT_REQUIRE_POSTGRES=1 makes that a failure.
+#
+# The multi-node tests (crates/basalt/tests/it/behind_proxy.rs) also need Redis
+# (BASALT_TEST_REDIS_URL, default redis://127.0.0.1:6379) and the nginx and redis-server
+# programs; without them they are skipped and say so, unless BASALT_REQUIRE_POSTGRES=1 or
+# BASALT_REQUIRE_REDIS=1 makes that a failure. .ci/run installs and checks all of them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # Where cargo puts the binary the node suites drive (CARGO_TARGET_DIR is honoured).

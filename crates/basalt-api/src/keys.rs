@@ -1,9 +1,9 @@
 //! Who is calling, from the Parse key headers: the application id every request needs, the
 //! client keys when configured, the master keys (only from allowed addresses).
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 
-use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::extract::FromRequestParts;
 use axum::http::HeaderMap;
 use axum::http::request::Parts;
 use basalt_engine::AuthContext;
@@ -56,6 +56,12 @@ impl IpRange {
             }
             _ => false,
         }
+    }
+}
+
+impl std::fmt::Display for IpRange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.network, self.prefix)
     }
 }
 
@@ -170,7 +176,8 @@ impl FromRequestParts<AppState> for Caller {
     }
 }
 
-/// The client's address, when the server knows it.
+/// The client's address, when the server knows it (behind a trusted proxy, the address the
+/// proxy reported: see `client_addr`).
 pub(crate) struct Peer(pub Option<IpAddr>);
 
 impl<S: Send + Sync> FromRequestParts<S> for Peer {
@@ -178,10 +185,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Peer {
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         Ok(Peer(
-            parts
-                .extensions
-                .get::<ConnectInfo<SocketAddr>>()
-                .map(|c| c.0.ip()),
+            parts.extensions.get::<crate::ClientAddr>().map(|c| c.0),
         ))
     }
 }

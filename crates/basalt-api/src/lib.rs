@@ -1,6 +1,7 @@
 //! HTTP for basalt: Parse's REST wire format over axum. Decodes requests into engine calls and
 //! engine answers (and errors) into Parse's JSON; holds no business rule.
 
+mod client_addr;
 mod error;
 mod keys;
 mod params;
@@ -14,6 +15,7 @@ use std::sync::Arc;
 
 use basalt_engine::Engine;
 
+pub use client_addr::{ClientAddr, TrustProxy};
 pub use error::ApiError;
 pub use keys::{ApiKeys, IpRange};
 pub use routes::app;
@@ -32,6 +34,8 @@ pub struct ApiConfig {
     pub request_timeout: std::time::Duration,
     /// The version string `/serverInfo` reports.
     pub version: String,
+    /// Which peers may name the client in `X-Forwarded-For`.
+    pub trust_proxy: TrustProxy,
 }
 
 /// What every handler can reach.

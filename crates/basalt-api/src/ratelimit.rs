@@ -1,24 +1,33 @@
 //! Rate limits: Parse's `rateLimit` rules (a path pattern, methods, a window, a count and a
 //! zone: per IP, per user, per session or global) plus basalt's limits on the identity routes
 //! (log-in, sign-up, password reset). Counting sits behind `RateLimiter` so several nodes can
-//! share counters (Redis) while one node counts in memory.
+//! share counters (the binary's Redis limiter) while one node counts in memory.
+//!
+//! Counter keys name the rule and who is counted, never a secret: a session token is counted
+//! under a digest of it, since shared counters are readable by whoever can read the Redis.
 
 use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr};
+use std::fmt::Write as _;
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{Request, State};
 use axum::http::{HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
+use sha2::{Digest as _, Sha256};
 
-/// Counts hits per key in fixed windows.
+use crate::ClientAddr;
+
+/// Counts hits per key in fixed windows. Never fails: a limiter that cannot reach its counters
+/// decides for itself what to answer (the Redis one counts locally meanwhile).
 #[async_trait]
 pub trait RateLimiter: Send + Sync {
-    /// Records a hit; `Some(wait)` when the key is over `max` hits in the current `window`.
+    /// Records a hit; `Some(wait)` when the key is over `max` hits in the current `window`,
+    /// `wait` being what is left of that window.
     async fn hit(&self, key: &str, window: Duration, max: u32) -> Option<Duration>;
 }
 
@@ -89,15 +98,29 @@ impl RateRule {
         let escaped: Vec<String> = pattern.split('*').map(regex::escape).collect();
         regex::Regex::new(&format!("^{}$", escaped.join(".*")))
     }
+
+    /// The rule's part of its counters' keys: its place in the list and its numbers, so nodes
+    /// sharing counters while their configurations differ (a rolling change) count a changed
+    /// rule apart rather than under another rule's limit.
+    fn counter_id(&self, index: usize) -> String {
+        format!("r{index}-{}-{}", self.window.as_millis(), self.max)
+    }
 }
 
-/// The rules and the counter they use.
+/// A rule and the counters it is counted in.
+#[derive(Clone)]
+pub struct Limit {
+    /// The rule.
+    pub rule: RateRule,
+    /// Its counters: this node's memory, or shared ones.
+    pub counter: Arc<dyn RateLimiter>,
+}
+
+/// The rules and the counters they use.
 #[derive(Clone)]
 pub struct RateLimits {
     /// Rules in order; every matching rule counts.
-    pub rules: Arc<Vec<RateRule>>,
-    /// The counters.
-    pub limiter: Arc<dyn RateLimiter>,
+    pub limits: Arc<Vec<Limit>>,
     /// The mount path, stripped before matching.
     pub mount: Arc<str>,
     /// The master key, to tell master requests apart.
@@ -110,7 +133,8 @@ fn too_many(message: &str, wait: Duration) -> Response {
         axum::Json(json!({"code": 100, "error": message})),
     )
         .into_response();
-    let secs = wait.as_secs().max(1).to_string();
+    // Whole seconds, rounded up: a client that waits that long finds a new window.
+    let secs = wait.as_millis().div_ceil(1000).max(1).to_string();
     if let Ok(v) = HeaderValue::from_str(&secs) {
         res.headers_mut().insert("retry-after", v);
     }
@@ -128,7 +152,7 @@ impl RateLimits {
         is_master: bool,
     ) -> Option<Response> {
         let path = path.strip_prefix(&*self.mount).unwrap_or(path);
-        for (i, rule) in self.rules.iter().enumerate() {
+        for (i, Limit { rule, counter }) in self.limits.iter().enumerate() {
             if !rule.path.is_match(path)
                 || (!rule.methods.is_empty() && !rule.methods.contains(method))
             {
@@ -139,21 +163,29 @@ impl RateLimits {
             }
             let who = match (rule.zone, token) {
                 (Zone::Global, _) => "global".to_owned(),
-                (Zone::Session | Zone::User, Some(t)) => format!("s:{t}"),
+                (Zone::Session | Zone::User, Some(t)) => format!("s:{}", token_digest(t)),
                 (Zone::Ip | Zone::Session | Zone::User, _) => {
                     format!("ip:{}", ip.map(|a| a.to_string()).unwrap_or_default())
                 }
             };
-            if let Some(wait) = self
-                .limiter
-                .hit(&format!("{i}|{who}"), rule.window, rule.max)
-                .await
-            {
+            let key = format!("{}:{who}", rule.counter_id(i));
+            if let Some(wait) = counter.hit(&key, rule.window, rule.max).await {
                 return Some(too_many(&rule.message, wait));
             }
         }
         None
     }
+}
+
+/// Half a SHA-256 of a session token, in hex: tells tokens apart without revealing them.
+fn token_digest(token: &str) -> String {
+    let digest = Sha256::digest(token.as_bytes());
+    digest[..16]
+        .iter()
+        .fold(String::with_capacity(32), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
 }
 
 /// The middleware.
@@ -162,13 +194,10 @@ pub(crate) async fn rate_limit(
     req: Request,
     next: Next,
 ) -> Response {
-    if limits.rules.is_empty() {
+    if limits.limits.is_empty() {
         return next.run(req).await;
     }
-    let ip: Option<IpAddr> = req
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip());
+    let ip: Option<IpAddr> = req.extensions().get::<ClientAddr>().map(|c| c.0);
     let (is_master, token) = {
         let header = |name: &str| {
             req.headers()
@@ -211,6 +240,51 @@ mod tests {
             l.hit("s", short, 1).await.is_none(),
             "a new window starts afresh"
         );
+    }
+
+    /// Remembers the keys it is asked about; never refuses.
+    #[derive(Default)]
+    struct Keys(Mutex<Vec<String>>);
+
+    #[async_trait]
+    impl RateLimiter for Keys {
+        async fn hit(&self, key: &str, _window: Duration, _max: u32) -> Option<Duration> {
+            self.0.lock().unwrap().push(key.to_owned());
+            None
+        }
+    }
+
+    #[tokio::test]
+    async fn counter_keys_name_rule_and_caller_but_never_a_token() {
+        let keys = Arc::new(Keys::default());
+        let rule = |zone| Limit {
+            rule: RateRule {
+                path: RateRule::path_pattern("/x").unwrap(),
+                methods: vec![],
+                window: Duration::from_secs(60),
+                max: 5,
+                zone,
+                message: String::new(),
+                include_master: false,
+            },
+            counter: keys.clone(),
+        };
+        let limits = RateLimits {
+            limits: Arc::new(vec![rule(Zone::Ip), rule(Zone::Session)]),
+            mount: "/parse".into(),
+            master_key: "mk".into(),
+        };
+        let ip = "203.0.113.9".parse().ok();
+
+        limits
+            .check(&Method::GET, "/parse/x", ip, Some("r:secret-token"), false)
+            .await;
+
+        let seen = keys.0.lock().unwrap().clone();
+        assert_eq!(seen[0], "r0-60000-5:ip:203.0.113.9");
+        assert!(seen[1].starts_with("r1-60000-5:s:"), "{seen:?}");
+        assert_eq!(seen[1].len(), "r1-60000-5:s:".len() + 32);
+        assert!(!seen[1].contains("secret"), "{seen:?}");
     }
 
     #[test]

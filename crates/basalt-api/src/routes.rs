@@ -123,7 +123,7 @@ async fn method_not_allowed(_keys: Keys, method: Method) -> ApiError {
 }
 
 /// The service to serve: the routes with request ids, tracing, timeout and CORS, wrapped in the
-/// tunnelling rewrite. The rewrite wraps the router itself (not a route layer), so a tunnelled
+/// tunnelling rewrite and, outside it, the client address (`client_addr`). The rewrite wraps the router itself (not a route layer), so a tunnelled
 /// method is in place before routing.
 pub fn app(
     state: AppState,
@@ -136,6 +136,7 @@ pub fn app(
     let mount = state.config.mount_path.clone();
     let limit = BodyLimit(state.config.max_body_bytes, state.config.request_timeout);
     let timeout = state.config.request_timeout;
+    let trust = std::sync::Arc::new(state.config.trust_proxy.clone());
     let cors = CorsLayer::new()
         .allow_origin(Any)
         .allow_methods([
@@ -183,5 +184,7 @@ pub fn app(
         layered,
         IntoResponse::into_response,
     ));
-    axum::middleware::from_fn_with_state(limit, tunnel).layer(layered)
+    let tunnelled = axum::middleware::from_fn_with_state(limit, tunnel).layer(layered);
+    // Outermost, so every layer and handler sees the same client address.
+    tunnelled.map_request(move |req| crate::client_addr::resolve(req, &trust))
 }

@@ -190,6 +190,22 @@ pub struct ServeArgs {
     #[arg(long, env = "BASALT_AUTH_RATE_LIMIT")]
     pub auth_rate_limit: Option<String>,
 
+    /// Redis where every node counts rate limits (the --rate-limit rules without their own
+    /// redisUrl, and --auth-rate-limit), so a limit holds across all nodes together:
+    /// redis://[:PASSWORD@]HOST[:PORT][/DB]. Without it each node counts in its own memory.
+    /// While Redis is not answering, each node counts in its memory and logs a warning.
+    #[arg(long, env = "BASALT_REDIS_URL")]
+    pub redis_url: Option<String>,
+
+    /// Proxies trusted to report the client's address in X-Forwarded-For (Parse's
+    /// trustProxy): comma-separated addresses or CIDR ranges and the names loopback,
+    /// linklocal, uniquelocal; a number of hops; or true (every hop). When the TCP peer is
+    /// trusted, the client is the rightmost X-Forwarded-For address that is not trusted; rate
+    /// limits and --master-key-ips use it. BASALT_TRUST_PROXY is read too
+    /// [default: none: the TCP peer is the client and X-Forwarded-For is ignored].
+    #[arg(long, env = "PARSE_SERVER_TRUST_PROXY")]
+    pub trust_proxy: Option<String>,
+
     /// Parse's passwordPolicy as JSON: {"validatorPattern":"^(?=.*[0-9]).{8,}$",
     /// "validationError":"…","doNotAllowUsername":true,"maxPasswordHistory":5}.
     #[arg(long, env = "PARSE_SERVER_PASSWORD_POLICY")]

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use basalt_api::IpRange;
+use basalt_api::{IpRange, TrustProxy};
 use serde::Deserialize;
 
 use crate::cli::ServeArgs;
@@ -55,6 +55,11 @@ struct FileConfig {
     #[serde(alias = "rateLimit")]
     rate_limit: Option<toml::Value>,
     auth_rate_limit: Option<String>,
+    #[serde(alias = "redisUrl", alias = "redisURL")]
+    redis_url: Option<String>,
+    /// `true`, a hop count, a list of addresses, or one string of them.
+    #[serde(alias = "trustProxy")]
+    trust_proxy: Option<toml::Value>,
     #[serde(alias = "passwordPolicy")]
     password_policy: Option<toml::Value>,
     #[serde(alias = "accountLockout")]
@@ -163,9 +168,13 @@ pub struct Config {
     /// Account lock-out after failed log-ins.
     pub account_lockout: Option<basalt_engine::AccountLockout>,
     /// Parse `rateLimit` rules.
-    pub rate_rules: Vec<basalt_api::ratelimit::RateRule>,
+    pub rate_rules: Vec<crate::limits::RuleSpec>,
     /// The identity routes' limit per client address.
     pub auth_rate_limit: Option<(u32, Duration)>,
+    /// Redis for rate-limit counters shared by every node.
+    pub redis_url: Option<Secret>,
+    /// Which peers may name the client in `X-Forwarded-For`.
+    pub trust_proxy: TrustProxy,
     /// Tracing filter.
     pub log_level: String,
     /// Log format.
@@ -334,6 +343,29 @@ impl Config {
             problems.push(e);
             None
         });
+        let redis_url = args.redis_url.or(file.redis_url).filter(|u| !u.is_empty());
+        if let Some(url) = &redis_url
+            && let Err(e) = crate::limits::check_redis_url(url)
+        {
+            problems.push(e);
+        }
+        // Parse's PARSE_SERVER_TRUST_PROXY (the flag's env) first, then basalt's name.
+        let trust_proxy = match args.trust_proxy.or_else(|| {
+            std::env::var("BASALT_TRUST_PROXY")
+                .ok()
+                .filter(|s| !s.is_empty())
+        }) {
+            Some(text) => TrustProxy::parse(&text),
+            None => file.trust_proxy.map_or(Ok(TrustProxy::Nobody), |v| {
+                serde_json::to_value(v)
+                    .map_err(|e| format!("trust_proxy: {e}"))
+                    .and_then(|v| TrustProxy::from_json(&v))
+            }),
+        }
+        .unwrap_or_else(|e| {
+            problems.push(e);
+            TrustProxy::Nobody
+        });
         let as_json =
             |flag: Option<String>, file: Option<toml::Value>| -> Option<serde_json::Value> {
                 match flag {
@@ -387,6 +419,8 @@ impl Config {
             account_lockout,
             rate_rules,
             auth_rate_limit,
+            redis_url: redis_url.map(Secret),
+            trust_proxy,
             listen,
             mount_path,
             data_dir,
@@ -485,6 +519,64 @@ mod tests {
         };
         let problems = Config::load(args).unwrap_err();
         assert_eq!(problems.len(), 2, "{problems:?}");
+    }
+
+    #[test]
+    fn redis_and_trusted_proxies_from_toml_and_flags() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("basalt.toml");
+        std::fs::write(
+            &path,
+            "redis_url = \"redis://cache:6379\"\ntrustProxy = [\"10.0.0.0/8\", \"loopback\"]\n",
+        )
+        .unwrap();
+        let from_file = Config::load(ServeArgs {
+            config: Some(path.clone()),
+            ..ServeArgs::default()
+        })
+        .unwrap();
+        assert_eq!(
+            from_file.redis_url,
+            Some(Secret("redis://cache:6379".into()))
+        );
+        assert_eq!(
+            from_file.trust_proxy,
+            TrustProxy::parse("10.0.0.0/8,127.0.0.0/8,::1").unwrap()
+        );
+
+        let from_flag = Config::load(ServeArgs {
+            config: Some(path.clone()),
+            trust_proxy: Some("1".into()),
+            redis_url: Some("redis://other:6380/2".into()),
+            ..ServeArgs::default()
+        })
+        .unwrap();
+        assert_eq!(from_flag.trust_proxy, TrustProxy::Hops(1));
+        assert_eq!(
+            from_flag.redis_url,
+            Some(Secret("redis://other:6380/2".into()))
+        );
+
+        std::fs::write(&path, "trust_proxy = true\n").unwrap();
+        let everyone = Config::load(ServeArgs {
+            config: Some(path),
+            ..ServeArgs::default()
+        })
+        .unwrap();
+        assert_eq!(everyone.trust_proxy, TrustProxy::Everyone);
+        assert_eq!(everyone.redis_url, None);
+
+        let problems = Config::load(ServeArgs {
+            trust_proxy: Some("the balancer".into()),
+            redis_url: Some("http://cache".into()),
+            rate_limit: Some(
+                r#"[{"requestPath":"/x","requestTimeWindow":1000,"requestCount":1,"redisUrl":"nope"}]"#
+                    .into(),
+            ),
+            ..ServeArgs::default()
+        })
+        .unwrap_err();
+        assert_eq!(problems.len(), 3, "{problems:?}");
     }
 
     #[test]

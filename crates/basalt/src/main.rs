@@ -153,15 +153,21 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         limits: limits::build(
             config.rate_rules.clone(),
             config.auth_rate_limit,
+            limits::Counting {
+                redis_url: config.redis_url.as_ref().map(|s| s.0.as_str()),
+                app_id: &keys.app_id,
+            },
             &config.mount_path,
             &keys.master_key,
-        ),
+        )
+        .await?,
         config: Arc::new(ApiConfig {
             mount_path: config.mount_path.clone(),
             server_url,
             max_body_bytes: config.max_body_bytes,
             request_timeout: config.request_timeout,
             version: env!("CARGO_PKG_VERSION").to_owned(),
+            trust_proxy: config.trust_proxy.clone(),
         }),
     };
     if keys.generated {
@@ -172,6 +178,12 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         let mut out = std::io::stdout().lock();
         let _ = writeln!(out, "listening on {base_url}");
         let _ = out.flush();
+    }
+    if config.trust_proxy != basalt_api::TrustProxy::Nobody {
+        tracing::info!(
+            trusted = %config.trust_proxy,
+            "client addresses are read from X-Forwarded-For when a trusted proxy sends it"
+        );
     }
     tracing::info!(
         address = %bound,

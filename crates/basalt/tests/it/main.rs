@@ -4,6 +4,7 @@
 mod support;
 
 mod batch;
+mod behind_proxy;
 mod cluster;
 mod errors;
 mod identity;

@@ -125,6 +125,16 @@ impl TestServer {
         })
     }
 
+    /// The address it listens on.
+    pub fn addr(&self) -> anyhow::Result<std::net::SocketAddr> {
+        let rest = self
+            .url
+            .strip_prefix("http://")
+            .context("the URL is not http://")?;
+        let host = rest.split('/').next().unwrap_or(rest);
+        Ok(host.parse()?)
+    }
+
     /// The PostgreSQL database this server runs on (None on the embedded store).
     pub fn database(&self) -> Option<Arc<FreshDatabase>> {
         self.database.clone()

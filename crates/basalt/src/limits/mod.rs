@@ -1,12 +1,44 @@
 //! Building the rate-limit rules from configuration: Parse's `rateLimit` array and basalt's
-//! limit on the identity routes.
+//! limit on the identity routes, each counted in this node's memory or, with a Redis URL
+//! (`--redis-url`, or a rule's own `redisUrl`), in Redis where every node shares the counters.
 
+mod redis_counters;
+
+use std::collections::BTreeMap;
+use std::collections::btree_map::Entry;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::http::Method;
-use basalt_api::ratelimit::{LocalRateLimiter, RateLimits, RateRule, Zone};
+use basalt_api::ratelimit::{Limit, LocalRateLimiter, RateLimiter, RateLimits, RateRule, Zone};
 use serde_json::Value;
+
+use crate::config::Secret;
+use redis_counters::RedisRateLimiter;
+
+/// A configured rule and the Redis its counters live in, if it names one (Parse's per-rule
+/// `redisUrl`).
+#[derive(Debug, Clone)]
+pub struct RuleSpec {
+    /// The rule.
+    pub rule: RateRule,
+    /// Its own Redis.
+    pub redis_url: Option<Secret>,
+}
+
+/// Checks a Redis URL without connecting: `redis://[:PASSWORD@]HOST[:PORT][/DB]` or
+/// `redis+unix:///PATH`.
+pub fn check_redis_url(url: &str) -> Result<(), String> {
+    if url.starts_with("rediss://") {
+        return Err(format!(
+            "Redis URL {}: TLS (rediss://) is not supported; reach Redis over a private network",
+            redis_counters::shown_url(url)
+        ));
+    }
+    redis::Client::open(url)
+        .map(drop)
+        .map_err(|e| format!("Redis URL {}: {e}", redis_counters::shown_url(url)))
+}
 
 /// Routes the identity limit covers: log-in, sign-up, password checks and e-mail requests.
 const AUTH_ROUTES: &[(&str, &[Method])] = &[
@@ -71,7 +103,7 @@ fn methods(v: Option<&Value>) -> Result<Vec<Method>, String> {
 }
 
 /// Parses Parse's `rateLimit` option (a JSON array of rules).
-pub fn parse_rules(json: &str) -> Result<Vec<RateRule>, String> {
+pub fn parse_rules(json: &str) -> Result<Vec<RuleSpec>, String> {
     let v: Value = serde_json::from_str(json).map_err(|e| format!("rateLimit is not JSON: {e}"))?;
     let items = match v {
         Value::Array(a) => a,
@@ -94,7 +126,15 @@ pub fn parse_rules(json: &str) -> Result<Vec<RateRule>, String> {
                 .get("requestCount")
                 .and_then(Value::as_u64)
                 .ok_or_else(|| need("requestCount"))?;
-            Ok(RateRule {
+            let redis_url = match r.get("redisUrl") {
+                None | Some(Value::Null) => None,
+                Some(Value::String(url)) => {
+                    check_redis_url(url)?;
+                    Some(Secret(url.clone()))
+                }
+                Some(_) => return Err("rateLimit redisUrl must be a string".to_owned()),
+            };
+            let rule = RateRule {
                 path: RateRule::path_pattern(path)
                     .map_err(|e| format!("rateLimit requestPath {path:?}: {e}"))?,
                 methods: methods(r.get("requestMethods"))?,
@@ -110,40 +150,101 @@ pub fn parse_rules(json: &str) -> Result<Vec<RateRule>, String> {
                     .get("includeMasterKey")
                     .and_then(Value::as_bool)
                     .unwrap_or(false),
-            })
+            };
+            Ok(RuleSpec { rule, redis_url })
         })
         .collect()
 }
 
-/// The limits to serve with.
-pub fn build(
-    rules: Vec<RateRule>,
+/// Where the limits are counted and who shares them.
+pub struct Counting<'a> {
+    /// Redis for every rule without its own `redisUrl`, the identity routes' limit included.
+    pub redis_url: Option<&'a str>,
+    /// The application id, which namespaces the keys in Redis.
+    pub app_id: &'a str,
+}
+
+/// The limits to serve with. Connections to Redis are opened in the background; each distinct
+/// URL gets one, shared by its rules. Says in the log where the counters live.
+pub async fn build(
+    rules: Vec<RuleSpec>,
     auth: Option<(u32, Duration)>,
+    counting: Counting<'_>,
     mount: &str,
     master_key: &str,
-) -> RateLimits {
+) -> anyhow::Result<RateLimits> {
     let mut all = Vec::new();
     if let Some((max, window)) = auth {
         for (path, methods) in AUTH_ROUTES {
             if let Ok(pattern) = RateRule::path_pattern(path) {
-                all.push(RateRule {
-                    path: pattern,
-                    methods: methods.to_vec(),
-                    window,
-                    max,
-                    zone: Zone::Ip,
-                    message: "Too many requests.".to_owned(),
-                    include_master: false,
+                all.push(RuleSpec {
+                    rule: RateRule {
+                        path: pattern,
+                        methods: methods.to_vec(),
+                        window,
+                        max,
+                        zone: Zone::Ip,
+                        message: "Too many requests.".to_owned(),
+                        include_master: false,
+                    },
+                    redis_url: None,
                 });
             }
         }
     }
     all.extend(rules);
-    RateLimits {
-        rules: Arc::new(all),
-        limiter: Arc::new(LocalRateLimiter::default()),
+    let local: Arc<dyn RateLimiter> = Arc::new(LocalRateLimiter::default());
+    let mut shared: BTreeMap<String, (Arc<RedisRateLimiter>, usize)> = BTreeMap::new();
+    let mut limits = Vec::with_capacity(all.len());
+    for RuleSpec { rule, redis_url } in all {
+        let url = redis_url
+            .map(|s| s.0)
+            .or(counting.redis_url.map(str::to_owned));
+        let counter: Arc<dyn RateLimiter> = match url {
+            None => Arc::clone(&local),
+            Some(url) => {
+                let (limiter, count) = match shared.entry(url) {
+                    Entry::Occupied(e) => e.into_mut(),
+                    Entry::Vacant(e) => {
+                        let limiter = RedisRateLimiter::new(e.key(), counting.app_id)?;
+                        e.insert((Arc::new(limiter), 0))
+                    }
+                };
+                *count += 1;
+                Arc::clone(limiter) as Arc<dyn RateLimiter>
+            }
+        };
+        limits.push(Limit { rule, counter });
+    }
+    report(&shared, limits.len()).await;
+    Ok(RateLimits {
+        limits: Arc::new(limits),
         mount: mount.into(),
         master_key: master_key.into(),
+    })
+}
+
+/// Logs which rules share their counters through which Redis, and whether it answers now.
+async fn report(shared: &BTreeMap<String, (Arc<RedisRateLimiter>, usize)>, total: usize) {
+    for (limiter, rules) in shared.values() {
+        match limiter.ping().await {
+            Ok(()) => tracing::info!(
+                redis = limiter.shown_url(),
+                rules,
+                "rate limits are shared through Redis"
+            ),
+            Err(error) => tracing::warn!(
+                redis = limiter.shown_url(),
+                rules,
+                %error,
+                "rate limits are to be shared through Redis, which is not answering: counting \
+                 in this node's memory until it answers"
+            ),
+        }
+    }
+    let local = total - shared.values().map(|(_, n)| n).sum::<usize>();
+    if local > 0 {
+        tracing::debug!(rules = local, "rate limits counted in this node's memory");
     }
 }
 
@@ -155,8 +256,9 @@ mod tests {
     fn parses_parse_rules_and_auth_limits() {
         let rules = parse_rules(r#"[{"requestPath":"/functions/*","requestTimeWindow":10000,"requestCount":5,"zone":"user","requestMethods":"POST"}]"#).unwrap();
         assert_eq!(rules.len(), 1);
-        assert_eq!(rules[0].zone, Zone::User);
-        assert_eq!(rules[0].methods, vec![Method::POST]);
+        assert_eq!(rules[0].rule.zone, Zone::User);
+        assert_eq!(rules[0].rule.methods, vec![Method::POST]);
+        assert_eq!(rules[0].redis_url, None);
         assert!(parse_rules(r#"[{"requestPath":"/x"}]"#).is_err());
         assert_eq!(
             parse_auth_limit("30/60s").unwrap(),
