@@ -123,8 +123,8 @@ async fn method_not_allowed(_keys: Keys, method: Method) -> ApiError {
 }
 
 /// The service to serve: the routes with request ids, tracing, timeout and CORS, wrapped in the
-/// tunnelling rewrite and, outside it, the client address (`client_addr`). The rewrite wraps the router itself (not a route layer), so a tunnelled
-/// method is in place before routing.
+/// tunnelling rewrite and, outside it, the client address (`client_addr`). The rewrite wraps
+/// the router itself (not a route layer), so a tunnelled method is in place before routing.
 pub fn app(
     state: AppState,
 ) -> impl Service<Request, Response = Response, Error = Infallible, Future: Send>
