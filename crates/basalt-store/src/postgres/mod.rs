@@ -6,6 +6,7 @@
 //! The store keeps no state of its own besides the connection pool and each connection's
 //! prepared statements, so several nodes can share one database.
 
+mod combine;
 mod compile;
 pub mod notify;
 mod read;
@@ -47,6 +48,7 @@ const CONNECTION_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 pub struct PgStore {
     pool: Pool,
     shared: shared::SharedClients,
+    updates: combine::UpdateCombiner,
     closed: AtomicBool,
 }
 
@@ -125,6 +127,7 @@ impl PgStore {
             .await
             .context("setting up the store's tables and functions")?;
         Ok(PgStore {
+            updates: combine::UpdateCombiner::start(pool.clone()),
             pool,
             shared: shared::SharedClients::new(shared_pool, slots),
             closed: AtomicBool::new(false),
@@ -229,6 +232,18 @@ impl Store for PgStore {
     }
 
     async fn write(&self, writes: Vec<Write>) -> Result<Vec<WriteOutcome>, (usize, StoreError)> {
+        if let [only] = writes.as_slice()
+            && combine::combinable(only)
+        {
+            self.check_open().map_err(|e| (0, e))?;
+            let only = writes.into_iter().next().ok_or((0, StoreError::NotFound))?;
+            return self
+                .updates
+                .update(only)
+                .await
+                .map(|o| vec![o])
+                .map_err(|e| (0, e));
+        }
         let mut client = self.client().await.map_err(|e| (0, e))?;
         let tx = client.transaction().await.map_err(|e| (0, backend(e)))?;
         let out = write::apply(&tx, &writes).await?;

@@ -314,3 +314,166 @@ async fn gets_recover_when_the_shared_connection_is_killed() {
     assert_eq!(found.len(), 1, "gets on {name} did not recover");
     assert_eq!(found[0].object_id, "obj0000004");
 }
+
+fn update(object_id: &str, body: serde_json::Value, writers: Option<&[&str]>) -> Write {
+    Write::Update {
+        class: "BenchItem".into(),
+        object_id: object_id.into(),
+        patch: basalt_core::ops::decode_patch(body.as_object().cloned().unwrap()).unwrap(),
+        updated_at: "2025-01-01T00:00:00.000Z".into(),
+        relations: vec![],
+        writers: writers.map(|w| w.iter().map(|s| (*s).to_owned()).collect()),
+    }
+}
+
+/// Sends the writes all at once, each as its own `write` call, so they arrive together and
+/// are applied in groups; their results in order.
+async fn concurrently(
+    store: &Arc<PgStore>,
+    writes: Vec<Write>,
+) -> Vec<Result<crate::WriteOutcome, crate::StoreError>> {
+    let tasks: Vec<_> = writes
+        .into_iter()
+        .map(|w| {
+            let store = Arc::clone(store);
+            tokio::spawn(async move {
+                store
+                    .write(vec![w])
+                    .await
+                    .map(|mut out| out.pop().unwrap())
+                    .map_err(|(_, e)| e)
+            })
+        })
+        .collect();
+    let mut results = Vec::new();
+    for t in tasks {
+        results.push(t.await.unwrap());
+    }
+    results
+}
+
+async fn score_of(store: &PgStore, schemas: &SchemaMap, id: &str) -> f64 {
+    let spec = FindSpec {
+        readers: None,
+        ..get_by_id(id)
+    };
+    let found = store.find(schemas, "BenchItem", &spec).await.unwrap();
+    found[0].fields["score"].as_f64().unwrap()
+}
+
+#[tokio::test]
+async fn concurrent_increments_are_neither_lost_nor_repeated() {
+    let Some((store, _db, schemas)) = indexed_store("grouped_increments").await else {
+        return;
+    };
+    let store = Arc::new(store);
+    let ids = ["obj0000010", "obj0000011", "obj0000012"];
+    let writes = (0..120)
+        .map(|i| {
+            update(
+                ids[i % 3],
+                json!({"score": {"__op": "Increment", "amount": 1}}),
+                None,
+            )
+        })
+        .collect();
+
+    let results = concurrently(&store, writes).await;
+
+    let mut echoed: Vec<Vec<f64>> = vec![Vec::new(); 3];
+    for (i, r) in results.into_iter().enumerate() {
+        match r {
+            Ok(crate::WriteOutcome::Updated { echoed: e, .. }) => {
+                echoed[i % 3].push(e["score"].as_f64().unwrap());
+            }
+            other => panic!("update {i}: {other:?}"),
+        }
+    }
+    for (k, id) in ids.iter().enumerate() {
+        // Seeded with score = 10, 11, 12; forty increments each.
+        let start = 10.0 + k as f64;
+        assert_eq!(score_of(&store, &schemas, id).await, start + 40.0, "{id}");
+        // Every increment saw a different value: none was applied twice or lost.
+        echoed[k].sort_by(f64::total_cmp);
+        let expected: Vec<f64> = (1..=40).map(|n| start + f64::from(n)).collect();
+        assert_eq!(echoed[k], expected, "{id}");
+    }
+}
+
+#[tokio::test]
+async fn updates_applied_together_fail_alone() {
+    updates_fail_alone(false, "grouped_failures").await;
+}
+
+#[tokio::test]
+async fn a_unique_violation_in_a_group_fails_only_its_update() {
+    updates_fail_alone(true, "grouped_unique_violation").await;
+}
+
+async fn updates_fail_alone(with_duplicates: bool, test: &str) {
+    let Some((store, _db, schemas)) = indexed_store(test).await else {
+        return;
+    };
+    // An object only user u1 may write.
+    store
+        .write(vec![update(
+            "obj0000020",
+            json!({"ACL": {"u1": {"read": true, "write": true}}}),
+            None,
+        )])
+        .await
+        .unwrap();
+    store
+        .ensure_unique("BenchItem", "name", crate::Case::Sensitive)
+        .await
+        .unwrap();
+    let store = Arc::new(store);
+    let mut writes = Vec::new();
+    for round in 0..10 {
+        let id = format!("obj{:07}", 30 + round);
+        writes.push(update(
+            &id,
+            json!({"score": {"__op": "Increment", "amount": 2}}),
+            Some(&["*"]),
+        ));
+        // Not a writer of obj0000020: as if it did not exist.
+        writes.push(update(
+            "obj0000020",
+            json!({"score": 0}),
+            Some(&["*", "u2"]),
+        ));
+        // A number field cannot take an Add.
+        writes.push(update(
+            &id,
+            json!({"score": {"__op": "Add", "objects": [1]}}),
+            None,
+        ));
+        writes.push(update("obj0000020", json!({"score": 7}), Some(&["u1"])));
+        if with_duplicates {
+            // Another object's name, unique: the whole group falls back to one by one.
+            writes.push(update(&id, json!({"name": "n5"}), None));
+        }
+    }
+
+    let results = concurrently(&store, writes).await;
+
+    let per_round = if with_duplicates { 5 } else { 4 };
+    for (i, r) in results.iter().enumerate() {
+        match (i % per_round, r) {
+            (0 | 3, Ok(crate::WriteOutcome::Updated { .. })) => {}
+            (1, Err(crate::StoreError::NotFound)) => {}
+            (2, Err(crate::StoreError::Invalid(_))) => {}
+            (4, Err(crate::StoreError::Duplicate { field })) if field == "name" => {}
+            other => panic!("write {i}: {other:?}"),
+        }
+    }
+    for round in 0..10 {
+        let id = format!("obj{:07}", 30 + round);
+        assert_eq!(
+            score_of(&store, &schemas, &id).await,
+            f64::from(30 + round + 2),
+            "{id}"
+        );
+    }
+    assert_eq!(score_of(&store, &schemas, "obj0000020").await, 7.0);
+}

@@ -13,7 +13,7 @@ use crate::{RelationChange, StoreError, StoreResult, StoredObject, Write, WriteO
 
 /// Permission columns derived from the ACL field: the ids allowed to read and to write, or
 /// NULL for an object without an ACL (public).
-fn permissions(fields: &Document) -> (Option<Vec<String>>, Option<Vec<String>>) {
+pub(super) fn permissions(fields: &Document) -> (Option<Vec<String>>, Option<Vec<String>>) {
     let Some(Value::Object(acl)) = fields.get("ACL") else {
         return (None, None);
     };

@@ -1,0 +1,309 @@
+//! Group commit for lone updates. Every commit waits for PostgreSQL to flush its WAL; under load
+//! that flush, and the four round trips of BEGIN, SELECT … FOR UPDATE, UPDATE and COMMIT per
+//! object, are most of an update's cost. Updates that arrive together (one object each, no
+//! Relation change, not part of a batch) are therefore queued and applied a group at a time:
+//! per class one SELECT of all their rows `FOR UPDATE`, the patches applied here in arrival
+//! order, one UPDATE of all the rows, one COMMIT. Each caller is answered only after that commit,
+//! so nothing is acknowledged before it is durable.
+//!
+//! Rows are locked in a fixed order (class, then object id), so two groups on two nodes cannot
+//! deadlock each other. When the group fails as a whole before its commit (a unique index, a
+//! value PostgreSQL refuses, a table dropped meanwhile), it is rolled back and each update runs
+//! again on its own, so each caller gets the answer it would have had alone.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use basalt_core::ops::{Applying, apply_patch};
+use basalt_core::value::Document;
+use deadpool_postgres::Pool;
+use serde_json::{Value, json};
+use tokio::sync::{Mutex, mpsc, oneshot};
+
+use super::sql::table;
+use super::{backend, map_write_error};
+use crate::{StoreError, StoreResult, StoredObject, Write, WriteOutcome};
+
+/// Most updates applied in one transaction.
+const MAX_GROUP: usize = 64;
+
+/// Groups in flight at once. With one, the next group gathers while the current one commits,
+/// so groups grow with the load; on 2 cores at 32 connections one worker applied 6,400-8,300
+/// updates/s, two 4,900-5,800 and four 4,300-5,800 (a transaction per update: 2,400-2,700).
+const WORKERS: usize = 1;
+
+/// Updates waiting to be grouped.
+const QUEUE: usize = 1024;
+
+struct Job {
+    update: Write,
+    reply: oneshot::Sender<StoreResult<WriteOutcome>>,
+}
+
+/// The queue lone updates go through.
+pub(super) struct UpdateCombiner {
+    queue: mpsc::Sender<Job>,
+}
+
+impl UpdateCombiner {
+    /// Starts the workers, which apply groups on connections from `pool`.
+    pub(super) fn start(pool: Pool) -> Self {
+        let (queue, rx) = mpsc::channel(QUEUE);
+        let rx = Arc::new(Mutex::new(rx));
+        for _ in 0..WORKERS {
+            tokio::spawn(work(pool.clone(), Arc::clone(&rx)));
+        }
+        Self { queue }
+    }
+
+    /// Applies `update` (a `Write::Update` without Relation changes) with whatever other
+    /// updates are waiting.
+    pub(super) async fn update(&self, update: Write) -> StoreResult<WriteOutcome> {
+        let (reply, answer) = oneshot::channel();
+        self.queue
+            .send(Job { update, reply })
+            .await
+            .map_err(|_| StoreError::Backend(anyhow::anyhow!("the database is closed")))?;
+        answer.await.map_err(|_| {
+            StoreError::Backend(anyhow::anyhow!("the update was dropped unanswered"))
+        })?
+    }
+}
+
+/// Whether `w` may go through the combiner.
+pub(super) fn combinable(w: &Write) -> bool {
+    matches!(w, Write::Update { relations, .. } if relations.is_empty())
+}
+
+async fn work(pool: Pool, rx: Arc<Mutex<mpsc::Receiver<Job>>>) {
+    loop {
+        let mut jobs = Vec::with_capacity(MAX_GROUP);
+        {
+            let mut rx = rx.lock().await;
+            if rx.recv_many(&mut jobs, MAX_GROUP).await == 0 {
+                return; // the store is gone
+            }
+        }
+        run(&pool, jobs).await;
+    }
+}
+
+/// How a group ended.
+enum GroupError {
+    /// Nothing was committed: each update may run again on its own.
+    BeforeCommit,
+    /// The commit itself failed: whether it took effect is unknown, so nothing is retried.
+    AtCommit(String),
+}
+
+async fn run(pool: &Pool, jobs: Vec<Job>) {
+    let updates: Vec<&Write> = jobs.iter().map(|j| &j.update).collect();
+    match apply_group(pool, &updates).await {
+        Ok(results) => {
+            for (job, result) in jobs.into_iter().zip(results) {
+                let _ = job.reply.send(result);
+            }
+        }
+        Err(GroupError::AtCommit(why)) => {
+            for job in jobs {
+                let _ = job.reply.send(Err(StoreError::Backend(anyhow::anyhow!(
+                    "committing the update failed: {why}"
+                ))));
+            }
+        }
+        Err(GroupError::BeforeCommit) => {
+            for job in jobs {
+                let result = alone(pool, job.update).await;
+                let _ = job.reply.send(result);
+            }
+        }
+    }
+}
+
+/// One update in a transaction of its own, the way a batch runs.
+async fn alone(pool: &Pool, update: Write) -> StoreResult<WriteOutcome> {
+    let mut client = pool
+        .get()
+        .await
+        .map_err(|e| StoreError::Backend(anyhow::anyhow!("no database connection: {e}")))?;
+    let tx = client.transaction().await.map_err(backend)?;
+    let mut out = super::write::apply(&tx, std::slice::from_ref(&update))
+        .await
+        .map_err(|(_, e)| e)?;
+    tx.commit().await.map_err(|e| map_write_error(e, ""))?;
+    out.pop()
+        .ok_or_else(|| StoreError::Backend(anyhow::anyhow!("the update had no outcome")))
+}
+
+/// A row as locked, then as patched by the group's updates so far.
+struct Row {
+    created_at: String,
+    doc: Document,
+    wperm: Option<Vec<String>>,
+    /// The updatedAt of the last update applied, once one was.
+    updated_at: Option<String>,
+}
+
+/// Applies the group in one transaction; per update, its outcome.
+async fn apply_group(
+    pool: &Pool,
+    updates: &[&Write],
+) -> Result<Vec<StoreResult<WriteOutcome>>, GroupError> {
+    let mut client = pool.get().await.map_err(|_| GroupError::BeforeCommit)?;
+    let tx = client
+        .transaction()
+        .await
+        .map_err(|_| GroupError::BeforeCommit)?;
+    // Per class, in class order, the updates' positions.
+    let mut by_class: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    for (i, w) in updates.iter().enumerate() {
+        if let Write::Update { class, .. } = w {
+            by_class.entry(class.as_str()).or_default().push(i);
+        }
+    }
+    let mut results: Vec<Option<StoreResult<WriteOutcome>>> =
+        updates.iter().map(|_| None).collect();
+    for (class, positions) in &by_class {
+        let mut rows = lock_rows(&tx, class, updates, positions).await?;
+        for &i in positions {
+            results[i] = Some(patch_row(&mut rows, updates[i]));
+        }
+        store_rows(&tx, class, &rows).await?;
+    }
+    tx.commit()
+        .await
+        .map_err(|e| GroupError::AtCommit(backend(e).to_string()))?;
+    Ok(results
+        .into_iter()
+        .map(|r| r.unwrap_or_else(|| Err(StoreError::Backend(anyhow::anyhow!("not an update")))))
+        .collect())
+}
+
+/// Locks the rows the class's updates name, in object id order.
+async fn lock_rows(
+    tx: &deadpool_postgres::Transaction<'_>,
+    class: &str,
+    updates: &[&Write],
+    positions: &[usize],
+) -> Result<HashMap<String, Row>, GroupError> {
+    let mut ids: Vec<&str> = positions
+        .iter()
+        .filter_map(|&i| match updates[i] {
+            Write::Update { object_id, .. } => Some(object_id.as_str()),
+            _ => None,
+        })
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let sql = format!(
+        "SELECT object_id, created_at, doc, _wperm FROM {} WHERE object_id = ANY($1::text[])
+         ORDER BY object_id FOR UPDATE",
+        table(class)
+    );
+    let stmt = tx
+        .prepare_cached(&sql)
+        .await
+        .map_err(|_| GroupError::BeforeCommit)?;
+    let found = tx
+        .query(&stmt, &[&ids])
+        .await
+        .map_err(|_| GroupError::BeforeCommit)?;
+    let mut rows = HashMap::with_capacity(found.len());
+    for row in found {
+        let (Ok(id), Ok(created_at), Ok(doc), Ok(wperm)) = (
+            row.try_get::<_, String>(0),
+            row.try_get::<_, String>(1),
+            row.try_get::<_, Value>(2),
+            row.try_get::<_, Option<Vec<String>>>(3),
+        ) else {
+            return Err(GroupError::BeforeCommit);
+        };
+        let doc = match doc {
+            Value::Object(o) => o,
+            _ => Document::new(),
+        };
+        rows.insert(
+            id,
+            Row {
+                created_at,
+                doc,
+                wperm,
+                updated_at: None,
+            },
+        );
+    }
+    Ok(rows)
+}
+
+/// Applies one update to its locked row: what a lone update would have answered.
+fn patch_row(rows: &mut HashMap<String, Row>, update: &Write) -> StoreResult<WriteOutcome> {
+    let Write::Update {
+        object_id,
+        patch,
+        updated_at,
+        writers,
+        ..
+    } = update
+    else {
+        return Err(StoreError::Backend(anyhow::anyhow!("not an update")));
+    };
+    let row = rows.get_mut(object_id).ok_or(StoreError::NotFound)?;
+    // The same test as `_wperm IS NULL OR _wperm && writers` in a lone update's SELECT.
+    if let (Some(writers), Some(allowed)) = (writers, &row.wperm)
+        && !allowed.iter().any(|id| writers.contains(id))
+    {
+        return Err(StoreError::NotFound);
+    }
+    let mut doc = row.doc.clone();
+    let echoed = apply_patch(&mut doc, patch, Applying::Update)?;
+    row.wperm = super::write::permissions(&doc).1;
+    row.doc = doc;
+    row.updated_at = Some(updated_at.clone());
+    Ok(WriteOutcome::Updated {
+        echoed,
+        object: StoredObject {
+            object_id: object_id.clone(),
+            created_at: row.created_at.clone(),
+            updated_at: updated_at.clone(),
+            fields: row.doc.clone(),
+        },
+    })
+}
+
+/// Writes back every row an update changed, in one statement.
+async fn store_rows(
+    tx: &deadpool_postgres::Transaction<'_>,
+    class: &str,
+    rows: &HashMap<String, Row>,
+) -> Result<(), GroupError> {
+    let changed: Vec<Value> = rows
+        .iter()
+        .filter_map(|(id, row)| {
+            let updated_at = row.updated_at.as_ref()?;
+            let (rperm, wperm) = super::write::permissions(&row.doc);
+            Some(json!({"id": id, "u": updated_at, "r": rperm, "w": wperm, "d": row.doc}))
+        })
+        .collect();
+    if changed.is_empty() {
+        return Ok(());
+    }
+    let sql = format!(
+        "UPDATE {} AS t SET updated_at = v.u,
+             _rperm = CASE WHEN jsonb_typeof(v.r) = 'array'
+                 THEN ARRAY(SELECT jsonb_array_elements_text(v.r)) END,
+             _wperm = CASE WHEN jsonb_typeof(v.w) = 'array'
+                 THEN ARRAY(SELECT jsonb_array_elements_text(v.w)) END,
+             doc = v.d
+         FROM jsonb_to_recordset($1::jsonb) AS v(id text, u text, r jsonb, w jsonb, d jsonb)
+         WHERE t.object_id = v.id",
+        table(class)
+    );
+    let stmt = tx
+        .prepare_cached(&sql)
+        .await
+        .map_err(|_| GroupError::BeforeCommit)?;
+    tx.execute(&stmt, &[&Value::Array(changed)])
+        .await
+        .map_err(|_| GroupError::BeforeCommit)?;
+    Ok(())
+}
