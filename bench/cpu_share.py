@@ -2,11 +2,12 @@
 """CPU shares during one measured run of bench/run.sh, as JSON (percent of one core).
 
 usage: cpu_share.py SERVER MACHINE0 MACHINE1 SERVER0 SERVER1 WRK0 WRK1 PG0 PG1 T0 T1
-MACHINE*: "busy total" jiffies from /proc/stat; SERVER*: the server process's utime+stime
-jiffies; WRK*: CPU seconds of the shell's waited-for children (wrk); PG*: "pid:jiffies,..." of
-the PostgreSQL processes; T*: wall-clock seconds. "other" is machine busy time not spent in the
-server, wrk or PostgreSQL (for the servers named in BENCH_PG_SERVERS, default "parse": those
-whose database it is): whatever else ran.
+MACHINE*: "busy total" jiffies from /proc/stat; SERVER*: the server's utime+stime jiffies,
+summed over its processes (both nodes for basalt_x2); WRK*: CPU seconds of the shell's
+waited-for children (every wrk); PG*: "pid:jiffies,..." of the PostgreSQL processes; T*:
+wall-clock seconds. "other" is machine busy time not spent in the server, wrk or PostgreSQL
+(for the servers named in BENCH_PG_SERVERS, default "parse": those whose database it is):
+whatever else ran.
 """
 import json
 import os

@@ -3,10 +3,11 @@
 
 usage: report.py RAW_DIR OUT_JSON      (from run.sh)
        report.py --render RESULTS_JSON  (print the tables of an earlier run again)
-RAW_DIR holds SERVER__WORKLOAD.txt files (SERVER: parse, basalt, ceiling), each one wrk run with
---latency, with .cpu (cpu_share.py) and .tries next to them, and SERVER__WORKLOAD.skip files
-giving why a workload was not measured. Run parameters come from the environment (DURATION
-WARMUP CONNS THREADS SEED WORKLOADS COMMIT BUILD NOISY_PCT LOAD_BEFORE LOAD_AFTER).
+RAW_DIR holds SERVER__WORKLOAD.txt files (SERVER: parse, basalt, basalt_x2, ceiling), each one
+wrk run with --latency (basalt_x2: one per node, run at once, each after a "=== wrk N URL" line),
+with .cpu (cpu_share.py) and .tries next to them, and SERVER__WORKLOAD.skip files giving why a
+workload was not measured. Run parameters come from the environment (DURATION WARMUP CONNS
+THREADS SEED WORKLOADS COMMIT BUILD NOISY_PCT LOAD_BEFORE LOAD_AFTER BASALT_STORE NODES).
 """
 import datetime
 import json
@@ -16,6 +17,9 @@ import re
 import sys
 
 ORDER = ["create", "get", "query", "update", "count", "me"]
+LABELS = {"basalt_x2": "basalt x2 nodes"}  # server names as the tables show them
+# The scale-out goal: two nodes on the 2-core machine lose at most this share of one node's req/s.
+MAX_LOSS_PCT = 10
 UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}
 
 
@@ -40,6 +44,38 @@ def parse_wrk(text):
         elif line.strip().startswith("Socket errors:"):
             row["socket_errors"] = line.strip()[len("Socket errors: "):]
     return row
+
+
+def combine(parts):
+    """One row for wrk runs made at once against several nodes: requests, req/s, error counts add
+    up; a latency percentile is the worst node's, an upper bound of the percentile over all
+    requests (the merged distribution's percentile lies between the nodes' lowest and highest)."""
+    def total(key):
+        values = [p[key] for p in parts]
+        return None if None in values else sum(values)
+
+    def worst(key):
+        values = [p[key] for p in parts]
+        return None if None in values else max(values)
+
+    socket = {}
+    for p in parts:
+        for kind, n in re.findall(r"(\w+) (\d+)", p["socket_errors"] or ""):
+            socket[kind] = socket.get(kind, 0) + int(n)
+    rps = total("rps")
+    return {"rps": None if rps is None else round(rps, 1), "p50_ms": worst("p50_ms"),
+            "p90_ms": worst("p90_ms"), "p99_ms": worst("p99_ms"), "requests": total("requests"),
+            "non_2xx": total("non_2xx"),
+            "socket_errors": ", ".join(f"{k} {n}" for k, n in socket.items()) or None,
+            "nodes": parts}
+
+
+def parse_runs(text):
+    """A row from one raw file: a single wrk output, or several after "=== wrk N URL" lines."""
+    sections = re.split(r"^=== wrk \d+ .*$\n?", text, flags=re.M)
+    if len(sections) == 1:
+        return parse_wrk(text)
+    return combine([parse_wrk(t) for t in sections[1:]])
 
 
 def cpu_model():
@@ -71,7 +107,7 @@ def collect(raw_dir):
         if m.group(3) == "skip":
             skipped.append({"server": m.group(1), "workload": m.group(2), "reason": text.strip()})
             continue
-        row = {"server": m.group(1), "workload": m.group(2), **parse_wrk(text)}
+        row = {"server": m.group(1), "workload": m.group(2), **parse_runs(text)}
         base = os.path.join(raw_dir, name[:-4])
         if os.path.exists(base + ".cpu"):
             with open(base + ".cpu") as f:
@@ -85,6 +121,19 @@ def collect(raw_dir):
 
 def run_meta():
     """The run's parameters (from the environment) and the machine."""
+    store = os.environ.get("BASALT_STORE", "sqlite")
+    basalt = "basalt release build, " + (
+        "on PostgreSQL, a fresh database on Parse's PostgreSQL server" if store == "postgres"
+        else "embedded SQLite, fresh data dir")
+    servers = {
+        "parse": "Parse Server 9.10.0 (Node.js) on PostgreSQL, anchor start.sh",
+        "basalt": basalt,
+        "ceiling": "bench-ceiling: bare axum, fixed 150-byte BenchItem object",
+    }
+    nodes = int(os.environ.get("NODES", "1"))
+    if nodes == 2:
+        servers["basalt_x2"] = ("two basalt nodes on that same database, load split evenly by two "
+                                "wrk processes run at once: req/s summed, latency the worse node's")
     return {
         "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "commit": os.environ.get("COMMIT", ""),
@@ -99,11 +148,9 @@ def run_meta():
         "threads": int(os.environ.get("THREADS", "0")),
         "seed": int(os.environ.get("SEED", "0")),
         "workload_order": os.environ.get("WORKLOADS", " ".join(ORDER)).split(),
-        "servers": {
-            "parse": "Parse Server 9.10.0 (Node.js) on PostgreSQL, anchor start.sh",
-            "basalt": "basalt release build, embedded SQLite, fresh data dir",
-            "ceiling": "bench-ceiling: bare axum, fixed 150-byte BenchItem object",
-        },
+        "basalt_store": store,
+        "nodes": nodes,
+        "servers": servers,
     }
 
 
@@ -138,14 +185,18 @@ def render(doc):
               f"| {fmt_num(c['p50_ms'], 2)} | {fmt_num(c['p99_ms'], 1)} | {pct} |")
     problems = [r for r in rows if r["non_2xx"] or (r["socket_errors"] and
                 any(int(x) for x in re.findall(r"\d+", r["socket_errors"])))]
-    missing = [(s, w) for w in workloads for s in ("parse", "basalt") if (s, w) not in by]
+    two_nodes = meta.get("nodes", 1) == 2
+    servers = ("parse", "basalt") + (("basalt_x2",) if two_nodes else ())
+    missing = [(s, w) for w in workloads for s in servers if (s, w) not in by]
     if problems or missing:
         print()
     for r in problems:
-        print(f"- {r['server']} {r['workload']}: {r['non_2xx']} non-2xx responses"
-              + (f", socket errors: {r['socket_errors']}" if r["socket_errors"] else ""))
+        print(f"- {LABELS.get(r['server'], r['server'])} {r['workload']}: {r['non_2xx']} non-2xx "
+              "responses" + (f", socket errors: {r['socket_errors']}" if r["socket_errors"] else ""))
     for s, w in missing:
-        print(f"- {s} {w}: n/a ({skipped.get((s, w), 'not measured')})")
+        print(f"- {LABELS.get(s, s)} {w}: n/a ({skipped.get((s, w), 'not measured')})")
+    if two_nodes:
+        render_nodes(by, workloads)
 
     # CPU during each measured run, in % of one core (the machine has nproc * 100%). "other" is
     # machine busy time not spent in the server process, wrk or (for Parse) PostgreSQL: anything
@@ -159,21 +210,56 @@ def render(doc):
     noisy = []
     limit = meta.get("noisy_pct", 20)
     for w in workloads:
-        for srv in ("parse", "basalt", "ceiling"):
+        for srv in ("parse", "basalt", "basalt_x2", "ceiling"):
             r = by.get((srv, w))
             if not r or "cpu" not in r:
                 continue
             c = r["cpu"]
             uses_pg = c.get("uses_postgres", srv == "parse")
             pg = f"{c['postgres_cpu_pct']}%" if uses_pg else "-"
-            print(f"| {srv} {w} | {c['machine_busy_pct']}% | {c['server_cpu_pct']}% | {pg} "
+            label = f"{LABELS.get(srv, srv)} {w}"
+            print(f"| {label} | {c['machine_busy_pct']}% | {c['server_cpu_pct']}% | {pg} "
                   f"| {c['wrk_cpu_pct']}% | {c['other_pct']}% | {r.get('attempts', 1)} |")
             if c["other_pct"] > limit:
-                noisy.append(f"{srv} {w}")
+                noisy.append(label)
+    if two_nodes:
+        print()
+        print("(basalt x2 nodes: server process = both nodes together; wrk = both wrk processes)")
     if noisy:
         print()
         print(f"warning: something else used over {limit}% of a core during: {', '.join(noisy)}; "
               "those figures are low, rerun on a quiet machine")
+
+
+def render_nodes(by, workloads):
+    """The one-node vs two-node table: both on the same PostgreSQL database, same total load."""
+    print()
+    print("One basalt node vs two on the same PostgreSQL database, same total connections (split "
+          "evenly between the nodes); two-node req/s is the sum over the nodes, p50/p99 the worse "
+          "node's. Coordination loss = 1 - (2 nodes / 1 node); negative: two nodes did more.")
+    print()
+    print("| workload | 1 node req/s | 1 node p99 ms | 2 nodes req/s | node 1 + node 2 "
+          "| 2 nodes p50 ms | 2 nodes p99 ms | 2 nodes / 1 node | coordination loss |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    over = []
+    for w in workloads:
+        one, two = by.get(("basalt", w)), by.get(("basalt_x2", w))
+        if not one and not two:
+            continue
+        ratio = loss = "n/a"
+        if one and two and one["rps"] and two["rps"]:
+            r = two["rps"] / one["rps"]
+            ratio, loss = f"{r:.2f}x", f"{100 * (1 - r):.0f}%"
+            if 100 * (1 - r) > MAX_LOSS_PCT:
+                over.append(f"{w} ({loss})")
+        split = " + ".join(fmt_num(n["rps"]) for n in (two or {}).get("nodes", [])) or "n/a"
+        print(f"| {w} | {fmt_num(one and one['rps'])} | {fmt_num(one and one['p99_ms'], 1)} "
+              f"| {fmt_num(two and two['rps'])} | {split} | {fmt_num(two and two['p50_ms'], 2)} "
+              f"| {fmt_num(two and two['p99_ms'], 1)} | {ratio} | {loss} |")
+    if over:
+        print()
+        print(f"- two nodes lose more than {MAX_LOSS_PCT}% of one node's throughput on: "
+              + ", ".join(over))
 
 
 def main():

@@ -7,9 +7,15 @@
 #        PARSE_PORT (1341)  PARSE_DB (parse_bench)  PGURL (postgres://postgres@127.0.0.1:5432)
 #        BASALT_STORE (sqlite; postgres = basalt on a fresh database BASALT_DB (basalt_bench) on
 #                the same PostgreSQL server as Parse)
+#        NODES (1; 2 = also measure two basalt nodes on that same database, BASALT_STORE=postgres
+#                only: after basalt's run of each workload, the same workload against both nodes,
+#                load split evenly by two wrk processes with CONNS/2 connections and THREADS/2
+#                threads (at least 1) each; reported as "basalt x2 nodes" with the two-node /
+#                one-node throughput ratio)
 #        WARMUP (2s; an unrecorded wrk run before each measured one, so Node's JIT and caches are
 #                warm; 0 = none)
-#        SKIP_BUILD (unset; 1 = use the existing target/release binaries)
+#        SKIP_BUILD (unset; 1 = use the existing release binaries, in $CARGO_TARGET_DIR/release when
+#                CARGO_TARGET_DIR is set, else target/release)
 #        NOISY_PCT (20) RETRIES (3): a run during which processes other than the server, wrk and
 #                (for Parse) PostgreSQL used more than NOISY_PCT% of a core is measured again, up
 #                to RETRIES times; the attempt that shared the machine least is kept, and the
@@ -21,7 +27,10 @@
 # temporary data dir) and the ceiling (bench-ceiling: fixed 150-byte object, no store). Seeds
 # SEED BenchItem objects into Parse and basalt through /batch, gives both the same index on
 # score, then runs wrk with the anchor's lua/parse.lua for each workload, Parse then basalt,
-# and the ceiling right after basalt's get.
+# and the ceiling right after basalt's get. With NODES=2, a second basalt node starts after the
+# seeding (same database, keys and app id, its own data dir) and stays up for the whole run; each
+# workload is measured on both nodes together right after basalt's single-node run, `me` with the
+# session token made on node 1.
 # Prints a markdown table and writes the rows to OUT. Everything it starts is stopped on exit.
 # basalt and the ceiling run without RUST_BACKTRACE/RUST_LIB_BACKTRACE, as in production: with
 # them set, every anyhow error (even one built and dropped) captures a backtrace.
@@ -38,9 +47,10 @@ WORKLOADS=${WORKLOADS:-"get query update count me create"}
 PARSE_PORT=${PARSE_PORT:-1341}; PARSE_DB=${PARSE_DB:-parse_bench}
 PGURL=${PGURL:-postgres://postgres@127.0.0.1:5432}
 BASALT_STORE=${BASALT_STORE:-sqlite}; BASALT_DB=${BASALT_DB:-basalt_bench}
+NODES=${NODES:-1}
 # Whose CPU the PostgreSQL processes count as (cpu_share.py), rather than as interference.
 export BENCH_PG_SERVERS=parse
-[ "$BASALT_STORE" = postgres ] && BENCH_PG_SERVERS="parse basalt"
+[ "$BASALT_STORE" = postgres ] && BENCH_PG_SERVERS="parse basalt basalt_x2"
 OUT=${OUT:-$here/results/latest.json}
 WARMUP=${WARMUP:-2s}
 NOISY_PCT=${NOISY_PCT:-20}; RETRIES=${RETRIES:-3}
@@ -49,9 +59,15 @@ APP_ID=bench; MASTER_KEY=benchmaster
 log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
+case $NODES in 1|2) ;; *) die "NODES must be 1 or 2 (got '$NODES')" ;; esac
+if [ "$NODES" = 2 ] && [ "$BASALT_STORE" != postgres ]; then
+  die "NODES=2 needs BASALT_STORE=postgres: two basalt nodes share one PostgreSQL database," \
+    "while the embedded SQLite store belongs to a single process"
+fi
+
 work=$(mktemp -d "${TMPDIR:-/tmp}/basalt-bench.XXXXXX")
 mkdir -p "$work/raw"
-basalt_pid=""; ceiling_pid=""; parse_pid=""; parse_started=0; wrk_pid=""
+basalt_pid=""; basalt2_pid=""; ceiling_pid=""; parse_pid=""; parse_started=0; wrk_pids=""
 # Parse runs from a private copy of the anchor in the work dir (node_modules linked, not copied):
 # start.sh writes its pid file and log next to itself and Parse writes files/ and logs/ into its
 # working directory, so nothing lands in shared/ (start.sh only switches to its own /tmp copy
@@ -72,8 +88,9 @@ cleanup() {
   set +e
   trap - EXIT
   trap '' INT TERM  # a second signal must not cut the cleanup short
-  [ -n "$wrk_pid" ] && stop_pid "$wrk_pid"
+  for p in $wrk_pids; do stop_pid "$p"; done
   [ -n "$ceiling_pid" ] && stop_pid "$ceiling_pid"
+  [ -n "$basalt2_pid" ] && stop_pid "$basalt2_pid"
   [ -n "$basalt_pid" ] && stop_pid "$basalt_pid"
   if [ "$parse_started" = 1 ]; then
     PORT=$PARSE_PORT "$parse_dir/stop.sh" >/dev/null 2>&1
@@ -107,8 +124,11 @@ if [ "${SKIP_BUILD:-}" != 1 ]; then
   log "cargo build --release -p basalt -p basalt-bench-ceiling"
   (cd "$repo" && cargo build --release -q -p basalt -p basalt-bench-ceiling) || die "release build failed"
 fi
-basalt_bin="$repo/target/release/basalt"; ceiling_bin="$repo/target/release/bench-ceiling"
-[ -x "$basalt_bin" ] && [ -x "$ceiling_bin" ] || die "missing release binaries"
+# cargo puts the binaries under CARGO_TARGET_DIR when set (relative to where it runs: $repo)
+target_dir=${CARGO_TARGET_DIR:-target}
+case $target_dir in /*) ;; *) target_dir="$repo/$target_dir" ;; esac
+basalt_bin="$target_dir/release/basalt"; ceiling_bin="$target_dir/release/bench-ceiling"
+[ -x "$basalt_bin" ] && [ -x "$ceiling_bin" ] || die "missing release binaries in $target_dir/release"
 
 # wait_listening FILE PID: waits for "listening on URL" in FILE, prints URL
 wait_listening() {
@@ -151,10 +171,15 @@ if [ "$BASALT_STORE" = postgres ]; then
 else
   log "basalt: $basalt_bin (fresh data dir, embedded SQLite)"
 fi
-env -u RUST_BACKTRACE -u RUST_LIB_BACKTRACE "$basalt_bin" serve --listen 127.0.0.1:0 \
-  --data-dir "$work/basalt-data" --app-id "$APP_ID" --master-key "$MASTER_KEY" \
-  "${basalt_store_args[@]}" > "$work/basalt.out" 2> "$work/basalt.log" &
-basalt_pid=$!
+# start_basalt NAME: a basalt node with its own data dir NAME-data, output to NAME.out and NAME.log
+# in the work dir; sets started_pid (a $(...) subshell could not hand the pid back to wait on)
+start_basalt() {
+  env -u RUST_BACKTRACE -u RUST_LIB_BACKTRACE "$basalt_bin" serve --listen 127.0.0.1:0 \
+    --data-dir "$work/$1-data" --app-id "$APP_ID" --master-key "$MASTER_KEY" \
+    "${basalt_store_args[@]}" > "$work/$1.out" 2> "$work/$1.log" &
+  started_pid=$!
+}
+start_basalt basalt; basalt_pid=$started_pid
 basalt_url=$(wait_listening "$work/basalt.out" "$basalt_pid") || die "basalt did not start"
 
 env -u RUST_BACKTRACE -u RUST_LIB_BACKTRACE "$ceiling_bin" 127.0.0.1:0 > "$work/ceiling.out" 2> "$work/ceiling.log" &
@@ -183,12 +208,24 @@ except Exception: print("")' > "$work/$name-token.txt"
 }
 prepare parse "$parse_url"
 prepare basalt "$basalt_url"
+if [ "$NODES" = 2 ]; then
+  # Joins the seeded database the way a node added to a running deployment would; it serves node
+  # 1's objects and session token from the shared database.
+  start_basalt basalt2; basalt2_pid=$started_pid
+  basalt2_url=$(wait_listening "$work/basalt2.out" "$basalt2_pid") || die "basalt node 2 did not start"
+  log "basalt node 2 $basalt2_url (same database $BASALT_DB)"
+fi
 
 # ---- measure -------------------------------------------------------------------------------
 # CPU accounting around each measured run, to tell a clean run from one that shared the machine:
 # machine-wide busy time (/proc/stat), the server process's own time, and wrk's (children times).
 machine_ticks() { awk '/^cpu / {print $2+$3+$4+$7+$8+$9, $2+$3+$4+$5+$6+$7+$8+$9}' /proc/stat; }
 proc_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+server_ticks() { # pid...: the server's processes together (two basalt nodes count as one server)
+  local p s=0
+  for p in "$@"; do s=$((s + $(proc_ticks "$p"))); done
+  echo "$s"
+}
 pg_ticks() { # "pid:ticks,..." of every PostgreSQL process (Parse's database work), for cpu_share.py
   local p out=""
   for p in $(pgrep -x postgres || true); do out="$out$p:$(proc_ticks "$p"),"; done
@@ -201,40 +238,80 @@ children_secs() { awk 'NR == 2 {
   for (i = 1; i <= n; i++) { m = a[i]; sub(/s$/, "", m); split(m, b, "m"); s += b[1] * 60 + b[2] }
   print s }' "$work/times.txt"; }
 
-# run_wrk name base_url workload ids_file server_pid: raw wrk output to raw/name__workload.txt,
-# CPU shares to raw/name__workload.cpu, or the reason it was skipped to raw/name__workload.skip
+# wrk_all DURATION OUT WORKLOAD TOKEN IDS_FILE URL...: one wrk per URL, all at once, with CONNS and
+# THREADS split evenly between them (threads at least 1 each); the Nth one's output goes to OUT.N.
+# Fails when any wrk failed. The wrks run in the background and the shell waits for them, so a
+# signal stops the run at once.
+wrk_all() {
+  local d=$1 out=$2 w=$3 token=$4 ids=$5; shift 5
+  local n=$# i=0 u hostport path conns threads p rc=0
+  threads=$((THREADS / n)); [ "$threads" -ge 1 ] || threads=1
+  wrk_pids=""
+  for u in "$@"; do
+    i=$((i + 1))
+    conns=$((CONNS / n)); if [ "$i" -le $((CONNS % n)) ]; then conns=$((conns + 1)); fi
+    hostport=$(echo "$u" | sed -E 's#^(https?://[^/]+).*#\1#'); path=$(echo "$u" | sed -E 's#^https?://[^/]+##')
+    WORKLOAD=$w BASE_PATH=$path APP_ID=$APP_ID SESSION_TOKEN=$token IDS_FILE=$ids \
+      wrk -t"$threads" -c"$conns" -d"$d" --latency -s "$anchor/lua/parse.lua" "$hostport" > "$out.$i" 2>&1 &
+    wrk_pids="$wrk_pids $!"
+  done
+  for p in $wrk_pids; do wait "$p" || rc=1; done
+  wrk_pids=""
+  return "$rc"
+}
+
+# run_wrk NAME WORKLOAD DATA "SERVER_PIDS" URL...: measures WORKLOAD against the URLs together
+# (wrk_all) with DATA's seeded ids and session token (DATA: parse or basalt). Raw wrk output to
+# raw/NAME__WORKLOAD.txt (with several URLs, each wrk's output after a "=== wrk N URL" line), CPU
+# shares to raw/NAME__WORKLOAD.cpu (SERVER_PIDS together as the server), or the reason it was
+# skipped to raw/NAME__WORKLOAD.skip
 run_wrk() {
-  local name=$1 url=$2 w=$3 ids=$4 spid=$5 token="" hostport path m0 m1 s0 s1 c0 c1 p0 p1 t0 t1
+  local name=$1 w=$2 data=$3 spids=$4; shift 4
+  local urls=("$@") n=$# ids="$work/$data-ids.txt" token="" u resp i m0 m1 s0 s1 c0 c1 p0 p1 t0 t1
   local attempt other tag best="" best_other=0 tries=0
-  hostport=$(echo "$url" | sed -E 's#^(https?://[^/]+).*#\1#'); path=$(echo "$url" | sed -E 's#^https?://[^/]+##')
   if [ "$w" = me ]; then
-    token=$(cat "$work/$name-token.txt" 2>/dev/null || true)
+    token=$(cat "$work/$data-token.txt" 2>/dev/null || true)
     if [ -z "$token" ]; then
       log "$name me: skipped (no session token)"
-      echo "POST /users gave no sessionToken: $(cat "$work/$name-signup.txt" 2>/dev/null)" > "$work/raw/${name}__me.skip"
+      echo "POST /users gave no sessionToken: $(cat "$work/$data-signup.txt" 2>/dev/null)" > "$work/raw/${name}__me.skip"
       return 0
     fi
+    # Across nodes the token made on the first must hold on every one; measuring error replies
+    # instead would report their speed.
+    if [ "$n" -gt 1 ]; then
+      for u in "${urls[@]}"; do
+        resp=$(curl -s -H "X-Parse-Application-Id: $APP_ID" -H "X-Parse-Session-Token: $token" "$u/users/me" || true)
+        if ! echo "$resp" | grep -q '"objectId"'; then
+          log "$name me: skipped ($u refused the session token made on ${urls[0]}: $resp)"
+          echo "$u refused the session token made on ${urls[0]}: $resp" > "$work/raw/${name}__me.skip"
+          return 0
+        fi
+      done
+    fi
   fi
-  # wrk runs in the background and the shell waits for it, so a signal stops the run at once
   if [ "$WARMUP" != 0 ]; then
-    WORKLOAD=$w BASE_PATH=$path APP_ID=$APP_ID SESSION_TOKEN=$token IDS_FILE=$ids \
-      wrk -t"$THREADS" -c"$CONNS" -d"$WARMUP" -s "$anchor/lua/parse.lua" "$hostport" >/dev/null 2>&1 &
-    wrk_pid=$!; wait "$wrk_pid" || true; wrk_pid=""
+    wrk_all "$WARMUP" "$work/warmup" "$w" "$token" "$ids" "${urls[@]}" || true
   fi
   for attempt in $(seq 0 "$RETRIES"); do
     tag="$work/try-${name}__$w-$attempt"; tries=$((attempt + 1))
     times > "$work/times.txt"; c0=$(children_secs)
-    m0=$(machine_ticks); s0=$(proc_ticks "$spid"); p0=$(pg_ticks); t0=$(date +%s.%N)
-    WORKLOAD=$w BASE_PATH=$path APP_ID=$APP_ID SESSION_TOKEN=$token IDS_FILE=$ids \
-      wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --latency -s "$anchor/lua/parse.lua" "$hostport" \
-      > "$tag.txt" 2>&1 &
-    wrk_pid=$!; wait "$wrk_pid" || log "$name $w: wrk failed: $(tail -3 "$tag.txt")"; wrk_pid=""
-    m1=$(machine_ticks); s1=$(proc_ticks "$spid"); p1=$(pg_ticks); t1=$(date +%s.%N)
+    # shellcheck disable=SC2086 # spids is a list of pids
+    m0=$(machine_ticks); s0=$(server_ticks $spids); p0=$(pg_ticks); t0=$(date +%s.%N)
+    wrk_all "$DURATION" "$tag.wrk" "$w" "$token" "$ids" "${urls[@]}" \
+      || log "$name $w: wrk failed: $(tail -3 "$tag".wrk.*)"
+    # shellcheck disable=SC2086
+    m1=$(machine_ticks); s1=$(server_ticks $spids); p1=$(pg_ticks); t1=$(date +%s.%N)
     times > "$work/times.txt"; c1=$(children_secs)
+    if [ "$n" = 1 ]; then
+      mv "$tag.wrk.1" "$tag.txt"
+    else
+      for i in $(seq 1 "$n"); do echo "=== wrk $i ${urls[i-1]}"; cat "$tag.wrk.$i"; done > "$tag.txt"
+    fi
     python3 "$here/cpu_share.py" "$name" "$m0" "$m1" "$s0" "$s1" "$c0" "$c1" "$p0" "$p1" "$t0" "$t1" \
       > "$tag.cpu"
     other=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["other_pct"])' "$tag.cpu")
-    log "$name $w: $(awk '/Requests\/sec/ {print $2 " req/s"}' "$tag.txt") $(cat "$tag.cpu")"
+    log "$name $w: $(awk '/Requests\/sec/ {s += $2; a = a (n++ ? " + " : "") $2}
+      END {if (n == 1) print a " req/s"; else if (n) printf "%.2f req/s (%s)\n", s, a}' "$tag.txt") $(cat "$tag.cpu")"
     if [ -z "$best" ] || [ "$other" -lt "$best_other" ]; then best=$tag; best_other=$other; fi
     sleep 1
     [ "$other" -gt "$NOISY_PCT" ] || break
@@ -250,9 +327,13 @@ run_wrk() {
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 for w in $WORKLOADS; do
   case $w in create|get|query|update|count|me) ;; *) die "unknown workload $w" ;; esac
-  run_wrk parse "$parse_url" "$w" "$work/parse-ids.txt" "$parse_pid"
-  run_wrk basalt "$basalt_url" "$w" "$work/basalt-ids.txt" "$basalt_pid"
-  if [ "$w" = get ]; then run_wrk ceiling "$ceiling_url" get "$work/basalt-ids.txt" "$ceiling_pid"; fi
+  run_wrk parse "$w" parse "$parse_pid" "$parse_url"
+  run_wrk basalt "$w" basalt "$basalt_pid" "$basalt_url"
+  # right after the single node, so drift on the machine hits both alike
+  if [ "$NODES" = 2 ]; then
+    run_wrk basalt_x2 "$w" basalt "$basalt_pid $basalt2_pid" "$basalt_url" "$basalt2_url"
+  fi
+  if [ "$w" = get ]; then run_wrk ceiling get basalt "$ceiling_pid" "$ceiling_url"; fi
 done
 
 # ---- report --------------------------------------------------------------------------------
@@ -262,5 +343,6 @@ git -C "$repo" diff --quiet HEAD -- crates Cargo.toml Cargo.lock 2>/dev/null || 
 BUILD=$([ "${SKIP_BUILD:-}" = 1 ] && echo "skipped (existing binaries)" || echo "cargo build --release") \
 NOISY_PCT=$NOISY_PCT LOAD_BEFORE=$load_before LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg) WARMUP=$WARMUP \
 DURATION=$DURATION CONNS=$CONNS THREADS=$THREADS SEED=$SEED WORKLOADS=$WORKLOADS COMMIT=$commit \
+BASALT_STORE=$BASALT_STORE NODES=$NODES \
   python3 "$here/report.py" "$work/raw" "$OUT"
 log "rows written to $OUT"
