@@ -144,16 +144,13 @@ struct Row {
     updated_at: Option<String>,
 }
 
-/// Applies the group in one transaction; per update, its outcome.
+/// Applies the group in one transaction; per update, its outcome. BEGIN goes out with the first
+/// SELECT, and COMMIT with the last UPDATE: two round trips for a group of one class.
 async fn apply_group(
     pool: &Pool,
     updates: &[&Write],
 ) -> Result<Vec<StoreResult<WriteOutcome>>, GroupError> {
-    let mut client = pool.get().await.map_err(|_| GroupError::BeforeCommit)?;
-    let tx = client
-        .transaction()
-        .await
-        .map_err(|_| GroupError::BeforeCommit)?;
+    let client = pool.get().await.map_err(|_| GroupError::BeforeCommit)?;
     // Per class, in class order, the updates' positions.
     let mut by_class: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
     for (i, w) in updates.iter().enumerate() {
@@ -161,31 +158,91 @@ async fn apply_group(
             by_class.entry(class.as_str()).or_default().push(i);
         }
     }
+    // Prepared before the transaction, so that a statement sent along with BEGIN or COMMIT is
+    // one message that runs where it was sent, never a Parse that lets COMMIT overtake it.
+    let mut classes = Vec::with_capacity(by_class.len());
+    for (class, positions) in by_class {
+        let lock = client.prepare_cached(&lock_sql(class)).await;
+        let store = client.prepare_cached(&store_sql(class)).await;
+        let (Ok(lock), Ok(store)) = (lock, store) else {
+            return Err(GroupError::BeforeCommit);
+        };
+        classes.push((positions, lock, store));
+    }
+    let result = in_transaction(&client, updates, &classes).await;
+    if matches!(result, Err(GroupError::BeforeCommit))
+        && client.batch_execute("ROLLBACK").await.is_err()
+    {
+        // A connection that cannot even roll back must not serve anyone else.
+        let _ = deadpool_postgres::Object::take(client);
+    }
+    result
+}
+
+type ClassStatements = (
+    Vec<usize>,
+    tokio_postgres::Statement,
+    tokio_postgres::Statement,
+);
+
+async fn in_transaction(
+    client: &deadpool_postgres::Object,
+    updates: &[&Write],
+    classes: &[ClassStatements],
+) -> Result<Vec<StoreResult<WriteOutcome>>, GroupError> {
     let mut results: Vec<Option<StoreResult<WriteOutcome>>> =
         updates.iter().map(|_| None).collect();
-    for (class, positions) in &by_class {
-        let mut rows = lock_rows(&tx, class, updates, positions).await?;
+    for (n, (positions, lock, store)) in classes.iter().enumerate() {
+        let ids = object_ids(updates, positions);
+        let found = if n == 0 {
+            let params: [&(dyn tokio_postgres::types::ToSql + Sync); 1] = [&ids];
+            let (begin, found) =
+                tokio::join!(client.batch_execute("BEGIN"), client.query(lock, &params));
+            begin.map_err(|_| GroupError::BeforeCommit)?;
+            found
+        } else {
+            client.query(lock, &[&ids]).await
+        };
+        let mut rows = locked_rows(found.map_err(|_| GroupError::BeforeCommit)?)?;
         for &i in positions {
             results[i] = Some(patch_row(&mut rows, updates[i]));
         }
-        store_rows(&tx, class, &rows).await?;
+        let changed = changed_rows(&rows);
+        let last = n + 1 == classes.len();
+        match (changed, last) {
+            (Some(changed), true) => {
+                let params: [&(dyn tokio_postgres::types::ToSql + Sync); 1] = [&changed];
+                let (stored, committed) = tokio::join!(
+                    client.execute(store, &params),
+                    client.batch_execute("COMMIT")
+                );
+                // A failed UPDATE turns the COMMIT sent after it into a rollback.
+                stored.map_err(|_| GroupError::BeforeCommit)?;
+                committed.map_err(|e| GroupError::AtCommit(backend(e).to_string()))?;
+            }
+            (Some(changed), false) => {
+                client
+                    .execute(store, &[&changed])
+                    .await
+                    .map_err(|_| GroupError::BeforeCommit)?;
+            }
+            (None, true) => {
+                client
+                    .batch_execute("COMMIT")
+                    .await
+                    .map_err(|e| GroupError::AtCommit(backend(e).to_string()))?;
+            }
+            (None, false) => {}
+        }
     }
-    tx.commit()
-        .await
-        .map_err(|e| GroupError::AtCommit(backend(e).to_string()))?;
     Ok(results
         .into_iter()
         .map(|r| r.unwrap_or_else(|| Err(StoreError::Backend(anyhow::anyhow!("not an update")))))
         .collect())
 }
 
-/// Locks the rows the class's updates name, in object id order.
-async fn lock_rows(
-    tx: &deadpool_postgres::Transaction<'_>,
-    class: &str,
-    updates: &[&Write],
-    positions: &[usize],
-) -> Result<HashMap<String, Row>, GroupError> {
+/// The ids the class's updates name, sorted, each once.
+fn object_ids<'a>(updates: &[&'a Write], positions: &[usize]) -> Vec<&'a str> {
     let mut ids: Vec<&str> = positions
         .iter()
         .filter_map(|&i| match updates[i] {
@@ -195,19 +252,19 @@ async fn lock_rows(
         .collect();
     ids.sort_unstable();
     ids.dedup();
-    let sql = format!(
+    ids
+}
+
+/// Locks the rows named by `$1`, in object id order.
+fn lock_sql(class: &str) -> String {
+    format!(
         "SELECT object_id, created_at, doc, _wperm FROM {} WHERE object_id = ANY($1::text[])
          ORDER BY object_id FOR UPDATE",
         table(class)
-    );
-    let stmt = tx
-        .prepare_cached(&sql)
-        .await
-        .map_err(|_| GroupError::BeforeCommit)?;
-    let found = tx
-        .query(&stmt, &[&ids])
-        .await
-        .map_err(|_| GroupError::BeforeCommit)?;
+    )
+}
+
+fn locked_rows(found: Vec<tokio_postgres::Row>) -> Result<HashMap<String, Row>, GroupError> {
     let mut rows = HashMap::with_capacity(found.len());
     for row in found {
         let (Ok(id), Ok(created_at), Ok(doc), Ok(wperm)) = (
@@ -270,12 +327,8 @@ fn patch_row(rows: &mut HashMap<String, Row>, update: &Write) -> StoreResult<Wri
     })
 }
 
-/// Writes back every row an update changed, in one statement.
-async fn store_rows(
-    tx: &deadpool_postgres::Transaction<'_>,
-    class: &str,
-    rows: &HashMap<String, Row>,
-) -> Result<(), GroupError> {
+/// The rows an update changed, as the one parameter of `store_sql`; None when none did.
+fn changed_rows(rows: &HashMap<String, Row>) -> Option<Value> {
     let changed: Vec<Value> = rows
         .iter()
         .filter_map(|(id, row)| {
@@ -284,10 +337,12 @@ async fn store_rows(
             Some(json!({"id": id, "u": updated_at, "r": rperm, "w": wperm, "d": row.doc}))
         })
         .collect();
-    if changed.is_empty() {
-        return Ok(());
-    }
-    let sql = format!(
+    (!changed.is_empty()).then_some(Value::Array(changed))
+}
+
+/// Writes back the rows `changed_rows` lists, in one statement.
+fn store_sql(class: &str) -> String {
+    format!(
         "UPDATE {} AS t SET updated_at = v.u,
              _rperm = CASE WHEN jsonb_typeof(v.r) = 'array'
                  THEN ARRAY(SELECT jsonb_array_elements_text(v.r)) END,
@@ -297,13 +352,5 @@ async fn store_rows(
          FROM jsonb_to_recordset($1::jsonb) AS v(id text, u text, r jsonb, w jsonb, d jsonb)
          WHERE t.object_id = v.id",
         table(class)
-    );
-    let stmt = tx
-        .prepare_cached(&sql)
-        .await
-        .map_err(|_| GroupError::BeforeCommit)?;
-    tx.execute(&stmt, &[&Value::Array(changed)])
-        .await
-        .map_err(|_| GroupError::BeforeCommit)?;
-    Ok(())
+    )
 }
