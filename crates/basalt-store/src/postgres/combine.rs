@@ -211,7 +211,7 @@ async fn in_transaction(
         let last = n + 1 == classes.len();
         match (changed, last) {
             (Some(changed), true) => {
-                let params: [&(dyn tokio_postgres::types::ToSql + Sync); 1] = [&changed];
+                let params: [&(dyn tokio_postgres::types::ToSql + Sync); 2] = [&changed, &ids];
                 let (stored, committed) = tokio::join!(
                     client.execute(store, &params),
                     client.batch_execute("COMMIT")
@@ -222,7 +222,7 @@ async fn in_transaction(
             }
             (Some(changed), false) => {
                 client
-                    .execute(store, &[&changed])
+                    .execute(store, &[&changed, &ids])
                     .await
                     .map_err(|_| GroupError::BeforeCommit)?;
             }
@@ -340,7 +340,10 @@ fn changed_rows(rows: &HashMap<String, Row>) -> Option<Value> {
     (!changed.is_empty()).then_some(Value::Array(changed))
 }
 
-/// Writes back the rows `changed_rows` lists, in one statement.
+/// Writes back the rows `changed_rows` lists, in one statement. `$2`, the ids locked, is
+/// redundant for the result but not for the plan: the planner takes any set-returning function
+/// for 100 rows, and against a table of thousands it then hash-joins over a sequential scan of
+/// the whole table (1.8 ms of a group's 2.9 ms for 10,000 rows) instead of looking the ids up.
 fn store_sql(class: &str) -> String {
     format!(
         "UPDATE {} AS t SET updated_at = v.u,
@@ -350,7 +353,7 @@ fn store_sql(class: &str) -> String {
                  THEN ARRAY(SELECT jsonb_array_elements_text(v.w)) END,
              doc = v.d
          FROM jsonb_to_recordset($1::jsonb) AS v(id text, u text, r jsonb, w jsonb, d jsonb)
-         WHERE t.object_id = v.id",
+         WHERE t.object_id = v.id AND t.object_id = ANY($2::text[])",
         table(class)
     )
 }
