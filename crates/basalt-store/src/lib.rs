@@ -64,6 +64,18 @@ pub struct FindSpec {
 }
 
 impl FindSpec {
+    /// The id, when the filter is exactly `objectId` equal to one id: a get by id, at most one
+    /// row through the primary key.
+    pub fn by_id(&self) -> Option<&str> {
+        match &self.filter {
+            Filter::Field(
+                path,
+                basalt_core::query::Condition::Eq(serde_json::Value::String(id)),
+            ) if path.field == "objectId" && path.sub.is_empty() => Some(id),
+            _ => None,
+        }
+    }
+
     /// Every object matching `filter`, unordered.
     pub fn filter(filter: Filter) -> Self {
         Self {

@@ -151,10 +151,7 @@ impl PgStore {
     /// A connection of the caller's own, for transactions and statements of unbounded cost.
     async fn client(&self) -> StoreResult<Object> {
         self.check_open()?;
-        self.pool
-            .get()
-            .await
-            .map_err(|e| StoreError::Backend(anyhow::anyhow!("no database connection: {e}")))
+        pooled(&self.pool).await
     }
 
     /// A connection shared with other callers, for a statement on one row by primary key.
@@ -164,12 +161,11 @@ impl PgStore {
     }
 }
 
-/// Whether the find reads one object by id: at most one row through the primary key, so it
-/// may share a connection.
-fn is_get_by_id(spec: &FindSpec) -> bool {
-    use basalt_core::query::Condition;
-    matches!(&spec.filter, Filter::Field(path, Condition::Eq(serde_json::Value::String(_)))
-        if path.field == "objectId" && path.sub.is_empty())
+/// A connection from `pool`.
+pub(crate) async fn pooled(pool: &Pool) -> StoreResult<Object> {
+    pool.get()
+        .await
+        .map_err(|e| StoreError::Backend(anyhow::anyhow!("no database connection: {e}")))
 }
 
 /// A connection pool over `config`.
@@ -250,13 +246,7 @@ impl Store for PgStore {
                 .map_err(|e| (0, e));
         }
         let mut client = self.client().await.map_err(|e| (0, e))?;
-        let tx = client.transaction().await.map_err(|e| (0, backend(e)))?;
-        let out = write::apply(&tx, &writes).await?;
-        let last = writes.len().saturating_sub(1);
-        tx.commit()
-            .await
-            .map_err(|e| (last, map_write_error(e, "")))?;
-        Ok(out)
+        write::in_transaction(&mut client, &writes).await
     }
 
     async fn find(
@@ -268,7 +258,7 @@ impl Store for PgStore {
         let Some(plan) = compile::find_sql(schemas, class, spec)? else {
             return Ok(Vec::new());
         };
-        if is_get_by_id(spec) {
+        if spec.by_id().is_some() {
             return read::query_objects(&*self.shared_client().await?, &plan).await;
         }
         read::query_objects(&self.client().await?, &plan).await

@@ -4,7 +4,7 @@
 
 use basalt_core::ops::{Applying, Patch, apply_patch};
 use basalt_core::value::Document;
-use deadpool_postgres::Transaction;
+use deadpool_postgres::{Object, Transaction};
 use serde_json::Value;
 
 use super::sql::table;
@@ -200,9 +200,24 @@ fn table_missing(e: &StoreError) -> bool {
     }
 }
 
+/// Applies the writes in one transaction of their own on `client`; on a failure, nothing is
+/// written and the failing write's index comes back with its error.
+pub(super) async fn in_transaction(
+    client: &mut Object,
+    writes: &[Write],
+) -> Result<Vec<WriteOutcome>, (usize, StoreError)> {
+    let tx = client.transaction().await.map_err(|e| (0, backend(e)))?;
+    let out = apply(&tx, writes).await?;
+    let last = writes.len().saturating_sub(1);
+    tx.commit()
+        .await
+        .map_err(|e| (last, map_write_error(e, "")))?;
+    Ok(out)
+}
+
 /// Applies the writes inside the caller's transaction; the caller rolls back on the first
 /// failure, which is returned with its index.
-pub(super) async fn apply(
+async fn apply(
     tx: &Transaction<'_>,
     writes: &[Write],
 ) -> Result<Vec<WriteOutcome>, (usize, StoreError)> {

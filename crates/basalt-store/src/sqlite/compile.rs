@@ -743,10 +743,8 @@ fn where_clause(
 /// running it. The statement is the one the compiler would produce, so results cannot differ
 /// (`by_id_matches_the_compiler` below holds it to that).
 fn by_id_sql(class: &str, spec: &FindSpec) -> Option<SqlPlan> {
-    let Filter::Field(path, Condition::Eq(Value::String(id))) = &spec.filter else {
-        return None;
-    };
-    if path.field != "objectId" || !path.sub.is_empty() || !spec.order.is_empty() {
+    let id = spec.by_id()?;
+    if !spec.order.is_empty() {
         return None;
     }
     let readers = spec.readers.as_deref();
@@ -757,7 +755,7 @@ fn by_id_sql(class: &str, spec: &FindSpec) -> Option<SqlPlan> {
     sql.push_str(" FROM ");
     sql.push_str(&table_name(class));
     sql.push_str(" AS t0 WHERE t0.objectId = ?1");
-    params.push(Sql::Text(id.clone()));
+    params.push(Sql::Text(id.to_owned()));
     if let Some(readers) = readers {
         sql.push_str(" AND (t0._rperm IS NULL OR EXISTS (SELECT 1 FROM json_each(t0._rperm) WHERE value IN (");
         for (i, r) in readers.iter().enumerate() {
