@@ -11,6 +11,7 @@ mod compile;
 pub mod notify;
 mod read;
 mod regex;
+mod route;
 mod schema;
 mod shared;
 mod sql;
@@ -21,6 +22,7 @@ mod write;
 mod tests;
 
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use async_trait::async_trait;
@@ -28,6 +30,9 @@ use basalt_core::query::Filter;
 use basalt_core::schema::{ClassSchema, SchemaMap};
 use basalt_core::{ErrorCode, ParseError};
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod};
+
+use compile::SqlPlan;
+use tokio_postgres::Row;
 
 use crate::{Case, FindSpec, Store, StoreError, StoreResult, StoredObject, Write, WriteOutcome};
 
@@ -47,12 +52,14 @@ fn shared_connections() -> usize {
 }
 
 /// How long a request waits for a free connection before failing.
-const CONNECTION_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+const CONNECTION_WAIT: Duration = Duration::from_secs(30);
 
 /// The PostgreSQL implementation of `Store`.
 pub struct PgStore {
     pool: Pool,
     shared: shared::SharedClients,
+    /// Which finds have earned the shared connections.
+    routes: route::ReadRoutes,
     updates: combine::UpdateCombiner,
     closed: AtomicBool,
 }
@@ -120,10 +127,19 @@ impl PgStore {
     /// Connects to the database a `postgres://` URI names and sets up the store's own tables
     /// and functions. Fails when the server cannot be reached.
     pub async fn connect(uri: &str) -> anyhow::Result<PgStore> {
+        Self::connect_with(uri, route::SHARED_STATEMENT_TIMEOUT).await
+    }
+
+    /// `connect`, with the shared connections' statement timeout given.
+    async fn connect_with(uri: &str, shared_timeout: Duration) -> anyhow::Result<PgStore> {
         let (config, check) = tls::parse(uri)?;
         let pool = build_pool(&config, check, pooled_connections())?;
         let slots = shared_connections();
-        let shared_pool = build_pool(&config, check, 2 * slots)?;
+        let shared_pool = build_pool(
+            &with_statement_timeout(&config, shared_timeout),
+            check,
+            2 * slots,
+        )?;
         let mut client = pool
             .get()
             .await
@@ -135,6 +151,7 @@ impl PgStore {
             updates: combine::UpdateCombiner::start(pool.clone()),
             pool,
             shared: shared::SharedClients::new(shared_pool, slots),
+            routes: route::ReadRoutes::default(),
             closed: AtomicBool::new(false),
         })
     }
@@ -154,11 +171,54 @@ impl PgStore {
         pooled(&self.pool).await
     }
 
-    /// A connection shared with other callers, for a statement on one row by primary key.
-    async fn shared_client(&self) -> StoreResult<std::sync::Arc<Object>> {
+    /// Runs a find's query: on a shared connection when it reads one row by primary key or is
+    /// a small page whose statement has proved quick (`route`), else on a pooled connection.
+    /// A statement the shared connection's timeout cancels runs again on a pooled one.
+    async fn find_rows(&self, plan: &SqlPlan, spec: &FindSpec) -> StoreResult<Vec<Row>> {
         self.check_open()?;
-        self.shared.get().await
+        let point = spec.by_id().is_some();
+        let small_page = !point && spec.limit.is_some_and(|l| l <= SHARED_PAGE_MAX);
+        if point || (small_page && self.routes.shared(&plan.sql)) {
+            let conn = self.shared.get().await?;
+            let started = Instant::now();
+            match read::rows(&conn, plan).await {
+                Ok(rows) => {
+                    if small_page {
+                        self.routes.ran_shared(&plan.sql, started.elapsed());
+                    }
+                    return Ok(rows);
+                }
+                Err(e) if is_code(&e, "57014") => self.routes.demote(&plan.sql),
+                Err(e) => return Err(map_read_error(e)),
+            }
+        }
+        let conn = self.client().await?;
+        let started = Instant::now();
+        let rows = read::rows(&conn, plan).await.map_err(map_read_error)?;
+        if small_page {
+            self.routes.ran_pooled(&plan.sql, started.elapsed());
+        }
+        Ok(rows)
     }
+}
+
+/// Largest page a find may read on a shared connection: a bigger one holds the connection
+/// while PostgreSQL sends it.
+const SHARED_PAGE_MAX: usize = 100;
+
+/// `config` with a statement timeout added to the options the connection sends.
+fn with_statement_timeout(
+    config: &tokio_postgres::Config,
+    timeout: Duration,
+) -> tokio_postgres::Config {
+    let mut config = config.clone();
+    let timeout = format!("-c statement_timeout={}", timeout.as_millis().max(1));
+    let options = match config.get_options() {
+        Some(given) => format!("{given} {timeout}"),
+        None => timeout,
+    };
+    config.options(options);
+    config
 }
 
 /// A connection from `pool`.
@@ -258,10 +318,7 @@ impl Store for PgStore {
         let Some(plan) = compile::find_sql(schemas, class, spec)? else {
             return Ok(Vec::new());
         };
-        if spec.by_id().is_some() {
-            return read::query_objects(&*self.shared_client().await?, &plan).await;
-        }
-        read::query_objects(&self.client().await?, &plan).await
+        read::objects(&self.find_rows(&plan, spec).await?)
     }
 
     async fn count(

@@ -28,34 +28,28 @@ fn stored_object(row: &Row) -> StoreResult<StoredObject> {
 }
 
 /// Runs the plan's query. A class whose table is gone (dropped by another node since this one
-/// read its schema) reads as empty.
-async fn rows(client: &Object, plan: &SqlPlan) -> StoreResult<Vec<Row>> {
+/// read its schema) reads as empty. The driver's error is kept, so the caller can tell a
+/// statement timeout from other failures.
+pub(super) async fn rows(
+    client: &Object,
+    plan: &SqlPlan,
+) -> Result<Vec<Row>, tokio_postgres::Error> {
     let stmt = match client.prepare_cached(&plan.sql).await {
         Ok(s) => s,
         Err(e) if is_code(&e, "42P01") => return Ok(Vec::new()),
-        Err(e) => return Err(super::map_read_error(e)),
+        Err(e) => return Err(e),
     };
-    client
-        .query(&stmt, &plan.args())
-        .await
-        .map_err(super::map_read_error)
+    client.query(&stmt, &plan.args()).await
 }
 
-/// Runs a find.
-pub(super) async fn query_objects(
-    client: &Object,
-    plan: &SqlPlan,
-) -> StoreResult<Vec<StoredObject>> {
-    rows(client, plan)
-        .await?
-        .iter()
-        .map(stored_object)
-        .collect()
+/// The objects of a find's rows.
+pub(super) fn objects(rows: &[Row]) -> StoreResult<Vec<StoredObject>> {
+    rows.iter().map(stored_object).collect()
 }
 
 /// Runs a count.
 pub(super) async fn query_count(client: &Object, plan: &SqlPlan) -> StoreResult<u64> {
-    let rows = rows(client, plan).await?;
+    let rows = rows(client, plan).await.map_err(super::map_read_error)?;
     let n: i64 = match rows.first() {
         Some(r) => r.try_get(0).map_err(backend)?,
         None => 0,

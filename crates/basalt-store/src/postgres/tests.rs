@@ -3,6 +3,7 @@
 //! and schema changes on a table that holds data leave valid indexes behind.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use basalt_core::query::{FieldPath, parse_where};
 use basalt_core::schema::{ClassSchema, FieldDef, FieldType, SchemaMap};
@@ -308,11 +309,156 @@ async fn gets_recover_when_the_shared_connection_is_killed() {
                 found = objects;
                 break;
             }
-            Err(_) => tokio::time::sleep(std::time::Duration::from_millis(20)).await,
+            Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
         }
     }
     assert_eq!(found.len(), 1, "gets on {name} did not recover");
     assert_eq!(found[0].object_id, "obj0000004");
+}
+
+fn page(where_: serde_json::Value, limit: usize) -> FindSpec {
+    FindSpec {
+        order: vec![(FieldPath::parse("score"), Direction::Descending)],
+        limit: Some(limit),
+        readers: Some(vec!["*".into()]),
+        ..FindSpec::filter(parse_where(&where_).unwrap())
+    }
+}
+
+fn ids(objects: &[StoredObject]) -> Vec<&str> {
+    objects.iter().map(|o| o.object_id.as_str()).collect()
+}
+
+#[tokio::test]
+async fn quick_small_pages_move_to_the_shared_connection_and_read_the_same() {
+    let Some((store, _db, schemas)) = indexed_store("quick_pages_shared").await else {
+        return;
+    };
+    let sql = find_sql(
+        &schemas,
+        "BenchItem",
+        &page(json!({"score": {"$gte": 0}}), 20),
+    )
+    .unwrap()
+    .unwrap()
+    .sql;
+    let first = store
+        .find(
+            &schemas,
+            "BenchItem",
+            &page(json!({"score": {"$gte": 100}}), 20),
+        )
+        .await
+        .unwrap();
+    assert_eq!(ids(&first)[..2], ["obj0000499", "obj0000498"]);
+    assert!(!store.routes.shared(&sql), "one run is not enough");
+
+    // Quick runs in a row earn it; a busy machine may make one slow, so allow a few more.
+    for i in 0..20 {
+        if store.routes.shared(&sql) {
+            break;
+        }
+        store
+            .find(
+                &schemas,
+                "BenchItem",
+                &page(json!({"score": {"$gte": i}}), 20),
+            )
+            .await
+            .unwrap();
+    }
+    assert!(
+        store.routes.shared(&sql),
+        "20 quick pages did not earn the shared connection"
+    );
+    let again = store
+        .find(
+            &schemas,
+            "BenchItem",
+            &page(json!({"score": {"$gte": 100}}), 20),
+        )
+        .await
+        .unwrap();
+    assert_eq!(ids(&again), ids(&first));
+    let bigger = find_sql(
+        &schemas,
+        "BenchItem",
+        &page(json!({"score": {"$gte": 0}}), 101),
+    )
+    .unwrap()
+    .unwrap()
+    .sql;
+    for _ in 0..5 {
+        store
+            .find(
+                &schemas,
+                "BenchItem",
+                &page(json!({"score": {"$gte": 0}}), 101),
+            )
+            .await
+            .unwrap();
+    }
+    assert!(
+        !store.routes.shared(&bigger),
+        "pages over 100 stay on the pool"
+    );
+}
+
+#[tokio::test]
+async fn a_find_the_shared_timeout_cancels_runs_again_on_the_pool() {
+    let Some(db) = FreshDatabase::create("shared_timeout").await.unwrap() else {
+        return;
+    };
+    // A 1 ms timeout, so a scan of the table below is sure to reach it.
+    let store = PgStore::connect_with(&db.uri, Duration::from_millis(1))
+        .await
+        .unwrap();
+    let schema = bench_schema();
+    store.save_schema(&schema).await.unwrap();
+    let mut schemas = SchemaMap::new();
+    schemas.insert("BenchItem".into(), Arc::new(schema));
+    store
+        .pool
+        .get()
+        .await
+        .unwrap()
+        .batch_execute(
+            "INSERT INTO \"cls_BenchItem\" (object_id, created_at, updated_at, doc)
+             SELECT 'row' || i, '2024-01-01T00:00:00.000Z', '2024-01-01T00:00:00.000Z',
+                    jsonb_build_object('bio', 'row ' || i, 'score', i)
+             FROM generate_series(1, 50000) AS i;
+             ANALYZE \"cls_BenchItem\"",
+        )
+        .await
+        .unwrap();
+    // bio has no btree index: a regular expression on it scans the table.
+    let slow = page(json!({"bio": {"$regex": "^never"}}), 10);
+    let sql = find_sql(&schemas, "BenchItem", &slow).unwrap().unwrap().sql;
+    for _ in 0..3 {
+        store.routes.ran_pooled(&sql, Duration::ZERO);
+    }
+    assert!(store.routes.shared(&sql));
+
+    let found = store.find(&schemas, "BenchItem", &slow).await.unwrap();
+
+    assert!(found.is_empty(), "{:?}", ids(&found));
+    assert!(
+        !store.routes.shared(&sql),
+        "the cancelled statement went back to the pool"
+    );
+    let found = store
+        .find(
+            &schemas,
+            "BenchItem",
+            &page(json!({"bio": {"$regex": "^row 4999"}}), 10),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        ids(&found)[0],
+        "row49999",
+        "the same statement answers from the pool"
+    );
 }
 
 fn update(object_id: &str, body: serde_json::Value, writers: Option<&[&str]>) -> Write {
