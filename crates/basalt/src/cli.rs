@@ -192,10 +192,16 @@ pub struct ServeArgs {
 
     /// Redis where every node counts rate limits (the --rate-limit rules without their own
     /// redisUrl, and --auth-rate-limit), so a limit holds across all nodes together:
-    /// redis://[:PASSWORD@]HOST[:PORT][/DB]. Without it each node counts in its own memory.
+    /// redis://[:PASSWORD@]HOST[:PORT][/DB], or rediss://… for TLS (checked against the
+    /// system's roots, or --redis-ca-file). Without it each node counts in its own memory.
     /// While Redis is not answering, each node counts in its memory and logs a warning.
     #[arg(long, env = "BASALT_REDIS_URL")]
     pub redis_url: Option<String>,
+
+    /// PEM file of the certificate authorities that rediss:// (TLS) connections to Redis trust,
+    /// instead of the system's roots; for a Redis whose certificate a private CA signed.
+    #[arg(long, env = "BASALT_REDIS_CA_FILE")]
+    pub redis_ca_file: Option<PathBuf>,
 
     /// Proxies trusted to report the client's address in X-Forwarded-For (Parse's
     /// trustProxy): comma-separated addresses or CIDR ranges and the names loopback,

@@ -57,6 +57,7 @@ struct FileConfig {
     auth_rate_limit: Option<String>,
     #[serde(alias = "redisUrl", alias = "redisURL")]
     redis_url: Option<String>,
+    redis_ca_file: Option<PathBuf>,
     /// `true`, a hop count, a list of addresses, or one string of them.
     #[serde(alias = "trustProxy")]
     trust_proxy: Option<toml::Value>,
@@ -173,6 +174,8 @@ pub struct Config {
     pub auth_rate_limit: Option<(u32, Duration)>,
     /// Redis for rate-limit counters shared by every node.
     pub redis_url: Option<Secret>,
+    /// PEM certificates `rediss://` connections trust instead of the system's roots.
+    pub redis_ca: Option<Vec<u8>>,
     /// Which peers may name the client in `X-Forwarded-For`.
     pub trust_proxy: TrustProxy,
     /// Tracing filter.
@@ -349,6 +352,25 @@ impl Config {
         {
             problems.push(e);
         }
+        let redis_ca = match args.redis_ca_file.or(file.redis_ca_file) {
+            None => None,
+            Some(path) => match std::fs::read(&path) {
+                Ok(pem) if pem.windows(27).any(|w| w == b"-----BEGIN CERTIFICATE-----") => {
+                    Some(pem)
+                }
+                Ok(_) => {
+                    problems.push(format!(
+                        "Redis CA file {}: no PEM certificate in it",
+                        path.display()
+                    ));
+                    None
+                }
+                Err(e) => {
+                    problems.push(format!("Redis CA file {}: {e}", path.display()));
+                    None
+                }
+            },
+        };
         // Parse's PARSE_SERVER_TRUST_PROXY (the flag's env) first, then basalt's name.
         let trust_proxy = match args.trust_proxy.or_else(|| {
             std::env::var("BASALT_TRUST_PROXY")
@@ -420,6 +442,7 @@ impl Config {
             rate_rules,
             auth_rate_limit,
             redis_url: redis_url.map(Secret),
+            redis_ca,
             trust_proxy,
             listen,
             mount_path,

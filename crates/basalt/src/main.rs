@@ -156,6 +156,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             limits::Counting {
                 redis_url: config.redis_url.as_ref().map(|s| s.0.as_str()),
                 app_id: &keys.app_id,
+                redis_ca: config.redis_ca.as_deref(),
             },
             &config.mount_path,
             &keys.master_key,

@@ -26,15 +26,9 @@ pub struct RuleSpec {
     pub redis_url: Option<Secret>,
 }
 
-/// Checks a Redis URL without connecting: `redis://[:PASSWORD@]HOST[:PORT][/DB]` or
-/// `redis+unix:///PATH`.
+/// Checks a Redis URL without connecting: `redis://[:PASSWORD@]HOST[:PORT][/DB]`,
+/// `rediss://…` (TLS) or `redis+unix:///PATH`.
 pub fn check_redis_url(url: &str) -> Result<(), String> {
-    if url.starts_with("rediss://") {
-        return Err(format!(
-            "Redis URL {}: TLS (rediss://) is not supported; reach Redis over a private network",
-            redis_counters::shown_url(url)
-        ));
-    }
     redis::Client::open(url)
         .map(drop)
         .map_err(|e| format!("Redis URL {}: {e}", redis_counters::shown_url(url)))
@@ -162,6 +156,8 @@ pub struct Counting<'a> {
     pub redis_url: Option<&'a str>,
     /// The application id, which namespaces the keys in Redis.
     pub app_id: &'a str,
+    /// PEM certificates that `rediss://` connections trust instead of the system's roots.
+    pub redis_ca: Option<&'a [u8]>,
 }
 
 /// The limits to serve with. Connections to Redis are opened in the background; each distinct
@@ -206,7 +202,8 @@ pub async fn build(
                 let (limiter, count) = match shared.entry(url) {
                     Entry::Occupied(e) => e.into_mut(),
                     Entry::Vacant(e) => {
-                        let limiter = RedisRateLimiter::new(e.key(), counting.app_id)?;
+                        let limiter =
+                            RedisRateLimiter::new(e.key(), counting.app_id, counting.redis_ca)?;
                         e.insert((Arc::new(limiter), 0))
                     }
                 };

@@ -53,9 +53,19 @@ pub struct RedisRateLimiter {
 
 impl RedisRateLimiter {
     /// A limiter for the Redis at `url`; connects on first use, and again whenever the
-    /// connection is lost.
-    pub fn new(url: &str, app_id: &str) -> anyhow::Result<RedisRateLimiter> {
-        let client = redis::Client::open(url)?;
+    /// connection is lost. A `rediss://` URL is checked against `ca` (PEM) when given, else
+    /// against the system's roots.
+    pub fn new(url: &str, app_id: &str, ca: Option<&[u8]>) -> anyhow::Result<RedisRateLimiter> {
+        let client = match ca {
+            Some(pem) if url.starts_with("rediss://") => redis::Client::build_with_tls(
+                url,
+                redis::TlsCertificates {
+                    client_tls: None,
+                    root_cert: Some(pem.to_vec()),
+                },
+            )?,
+            _ => redis::Client::open(url)?,
+        };
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(CONNECT_TIMEOUT))
             .set_response_timeout(Some(HIT_TIMEOUT))

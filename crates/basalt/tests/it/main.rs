@@ -13,5 +13,6 @@ mod lifecycle;
 mod mail;
 mod objects;
 mod queries;
+mod redis_tls;
 mod schemas;
 mod social;

@@ -32,7 +32,7 @@ fn unique_app(test: &str) -> String {
 /// Two limiters (two nodes) on the test Redis, or None after saying why the test is skipped.
 async fn two_nodes(test: &str) -> Option<(RedisRateLimiter, RedisRateLimiter)> {
     let app = unique_app(test);
-    let a = RedisRateLimiter::new(&redis_url(), &app).unwrap();
+    let a = RedisRateLimiter::new(&redis_url(), &app, None).unwrap();
     if let Err(e) = a.ping().await {
         assert!(!required(), "Redis at {} is unreachable: {e}", redis_url());
         let _ = writeln!(
@@ -42,7 +42,7 @@ async fn two_nodes(test: &str) -> Option<(RedisRateLimiter, RedisRateLimiter)> {
         );
         return None;
     }
-    Some((a, RedisRateLimiter::new(&redis_url(), &app).unwrap()))
+    Some((a, RedisRateLimiter::new(&redis_url(), &app, None).unwrap()))
 }
 
 #[tokio::test]
@@ -89,7 +89,7 @@ async fn without_redis_it_counts_locally_and_never_waits_long() {
         .local_addr()
         .unwrap()
         .port();
-    let l = RedisRateLimiter::new(&format!("redis://127.0.0.1:{port}"), "unit-down").unwrap();
+    let l = RedisRateLimiter::new(&format!("redis://127.0.0.1:{port}"), "unit-down", None).unwrap();
     let w = Duration::from_secs(60);
     let started = Instant::now();
 
