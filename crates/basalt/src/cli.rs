@@ -30,8 +30,9 @@ pub enum Command {
 /// use, so imported sessions show their tokens to their owners.
 #[derive(Debug, Args, Clone)]
 pub struct ImportArgs {
-    /// Parse Server's PostgreSQL database, e.g. postgres://user:pass@host:5432/parse
-    /// (connected without TLS).
+    /// Parse Server's PostgreSQL database, e.g. postgres://user:pass@host:5432/parse; add
+    /// ?sslmode=require (or verify-ca, verify-full) for TLS, with the meanings of
+    /// --database-uri [default sslmode: prefer].
     #[arg(long, env = "BASALT_IMPORT_FROM")]
     pub from: String,
 

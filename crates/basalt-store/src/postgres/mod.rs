@@ -221,6 +221,21 @@ fn with_statement_timeout(
     config
 }
 
+/// One connection of the caller's own to the database a `postgres://` URI names, encrypted as
+/// its `sslmode` asks (see `tls`), for tools that read another database (`basalt import`).
+/// The connection's task is spawned; it logs a failure and ends when the client is dropped.
+pub async fn connect_single(uri: &str) -> anyhow::Result<tokio_postgres::Client> {
+    let (config, check) = tls::parse(uri)?;
+    let connector = tls::connector(&config, check)?;
+    let (client, connection) = config.connect(connector).await?;
+    tokio::spawn(async move {
+        if let Err(e) = connection.await {
+            tracing::error!(error = %e, "database connection ended");
+        }
+    });
+    Ok(client)
+}
+
 /// A connection from `pool`.
 pub(crate) async fn pooled(pool: &Pool) -> StoreResult<Object> {
     pool.get()

@@ -5,12 +5,11 @@
 
 use anyhow::Context as _;
 use serde_json::{Map, Value};
-use tokio_postgres::{Client, NoTls};
+use tokio_postgres::Client;
 
 /// A connection to Parse Server's database.
 pub struct ParseDatabase {
     client: Client,
-    connection: tokio::task::JoinHandle<()>,
 }
 
 /// A class as `_SCHEMA` holds it.
@@ -32,17 +31,13 @@ fn join_table(class: &str, field: &str) -> String {
 }
 
 impl ParseDatabase {
-    /// Connects (without TLS) and checks the database holds Parse's `_SCHEMA` table.
+    /// Connects, encrypted as the URL's `sslmode` asks (libpq's meanings, as for
+    /// `--database-uri`), and checks the database holds Parse's `_SCHEMA` table.
     pub async fn connect(url: &str) -> anyhow::Result<ParseDatabase> {
-        let (client, conn) = tokio_postgres::connect(url, NoTls)
+        let client = basalt_store::postgres::connect_single(url)
             .await
             .context("cannot connect to the Parse Server database")?;
-        let connection = tokio::spawn(async move {
-            if let Err(e) = conn.await {
-                tracing::error!(error = %e, "source database connection ended");
-            }
-        });
-        let db = ParseDatabase { client, connection };
+        let db = ParseDatabase { client };
         // Timestamps read as UTC ISO strings; one repeatable snapshot would need one long
         // transaction, which an import of millions of rows should not hold open.
         db.client
@@ -156,9 +151,8 @@ impl ParseDatabase {
             .collect()
     }
 
-    /// Closes the connection.
+    /// Closes the connection (its task ends once the client is gone).
     pub fn close(self) {
         drop(self.client);
-        self.connection.abort();
     }
 }

@@ -341,8 +341,10 @@ async fn imports_what_parse_server_wrote_and_resumes_after_interruption() -> any
         resumed.stderr
     );
 
-    // A third run finds everything present and writes nothing; --strict reports the refusals.
-    let again = import(&parse.db_url, &data, &["--strict"]).await?;
+    // A third run, over TLS (the server's snakeoil certificate, not checked under `require`),
+    // finds everything present and writes nothing; --strict reports the refusals.
+    let over_tls = format!("{}?sslmode=require", parse.db_url);
+    let again = import(&over_tls, &data, &["--strict"]).await?;
     assert_eq!(again.code, 3, "{}{}", again.stdout, again.stderr);
     assert_eq!(
         counts(&again.stdout, "GameScore"),
@@ -355,6 +357,20 @@ async fn imports_what_parse_server_wrote_and_resumes_after_interruption() -> any
         Some((0, 3, 1)),
         "{}",
         again.stdout
+    );
+
+    // `verify-full` checks the certificate against the system's roots, which do not hold the
+    // server's self-signed one: the import stops before reading anything.
+    let verified = format!("{}?sslmode=verify-full", parse.db_url);
+    let refused = import(&verified, &data, &[]).await?;
+    assert_ne!(refused.code, 0, "{}{}", refused.stdout, refused.stderr);
+    assert!(
+        refused
+            .stderr
+            .contains("cannot connect to the Parse Server database")
+            && refused.stderr.to_lowercase().contains("certificate"),
+        "{}",
+        refused.stderr
     );
 
     let basalt = data.serve().await?;
