@@ -25,6 +25,18 @@ pub enum Op {
     Remove(Vec<Value>),
     /// Set only when the object is created.
     SetOnInsert(Value),
+    /// Replace the value only if it is still `expected` (`None`: the field is absent), else
+    /// fail the write with `refusal`. Never decoded from a request: the server's own
+    /// compare-and-set, which holds across nodes because every store applies a patch to the
+    /// row it has locked.
+    Swap {
+        /// The value the caller read.
+        expected: Option<Value>,
+        /// The value to store.
+        value: Value,
+        /// The error the write fails with when the value changed since.
+        refusal: ParseError,
+    },
     /// Link and unlink objects of `class` in a Relation field.
     Relation {
         /// The class of the related objects.
@@ -47,6 +59,7 @@ impl Op {
             Op::AddUnique(_) => "AddUnique",
             Op::Remove(_) => "Remove",
             Op::SetOnInsert(_) => "SetOnInsert",
+            Op::Swap { .. } => "Swap",
             Op::Relation { .. } => "Relation",
         }
     }
@@ -381,6 +394,16 @@ pub fn apply_patch(
         let new_value = match &change.op {
             Op::Set(v) => Some(v.clone()),
             Op::Delete => None,
+            Op::Swap {
+                expected,
+                value,
+                refusal,
+            } => {
+                if current.as_ref() != expected.as_ref() {
+                    return Err(refusal.clone());
+                }
+                Some(value.clone())
+            }
             Op::SetOnInsert(v) => match when {
                 Applying::Create => Some(v.clone()),
                 Applying::Update => continue,
@@ -434,6 +457,38 @@ mod tests {
 
     fn patch(v: Value) -> Patch {
         decode_patch(v.as_object().cloned().unwrap()).unwrap()
+    }
+
+    #[test]
+    fn swap_replaces_only_the_value_it_expects() {
+        let refusal = perr(ErrorCode::MfaError, "spent");
+        let swap = |expected: Option<Value>| Patch {
+            changes: vec![FieldChange {
+                field: "state".into(),
+                sub: vec![],
+                op: Op::Swap {
+                    expected,
+                    value: json!("new"),
+                    refusal: refusal.clone(),
+                },
+            }],
+        };
+        let mut doc = json!({"state": "old"}).as_object().cloned().unwrap();
+
+        let stale = apply_patch(&mut doc, &swap(Some(json!("older"))), Applying::Update);
+        assert_eq!(stale, Err(refusal.clone()));
+        assert_eq!(doc["state"], "old", "nothing changed");
+        assert_eq!(
+            apply_patch(&mut doc, &swap(None), Applying::Update),
+            Err(refusal.clone()),
+            "absent is not the value stored"
+        );
+
+        apply_patch(&mut doc, &swap(Some(json!("old"))), Applying::Update).unwrap();
+        assert_eq!(doc["state"], "new");
+        let mut empty = Document::new();
+        apply_patch(&mut empty, &swap(None), Applying::Update).unwrap();
+        assert_eq!(empty["state"], "new", "absent, as expected");
     }
 
     #[test]

@@ -13,7 +13,7 @@ use crate::schema_cache::mismatch;
 /// The type a change gives its field, if it implies one.
 fn change_type(op: &Op) -> Result<Option<FieldType>, ParseError> {
     Ok(match op {
-        Op::Set(v) | Op::SetOnInsert(v) => type_of(v)?,
+        Op::Set(v) | Op::SetOnInsert(v) | Op::Swap { value: v, .. } => type_of(v)?,
         Op::Delete => None,
         Op::Increment(_) => Some(FieldType::Number),
         Op::Add(_) | Op::AddUnique(_) | Op::Remove(_) => Some(FieldType::Array),

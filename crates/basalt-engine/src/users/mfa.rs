@@ -6,8 +6,9 @@
 //! Stored in the hidden `_mfa` field: the secret sealed with a key derived from the master key,
 //! SHA-256 hashes of the recovery codes, and the last accepted TOTP step. Codes are single use:
 //! a recovery code is removed when used, a TOTP code is refused at or before the last accepted
-//! step. Log-in checks for one user run one at a time on this node, so two requests cannot
-//! both spend the same code. Turning MFA off takes a current code (`{old}` alone) unless the
+//! step. Log-in checks for one user run one at a time on this node, and the state is stored
+//! only if it is still the one they read (`Op::Swap`, checked by the store under the user row's
+//! lock), so two requests cannot both spend the same code, on one node or on two. Turning MFA off takes a current code (`{old}` alone) unless the
 //! master key asks.
 
 use std::time::SystemTime;
@@ -257,7 +258,12 @@ impl Engine {
                 changes: vec![FieldChange {
                     field: MFA_FIELD.into(),
                     sub: vec![],
-                    op: Op::Set(self.seal_mfa(&state)?),
+                    // Another node may have spent a code since the read above.
+                    op: Op::Swap {
+                        expected: fresh.fields.get(MFA_FIELD).cloned(),
+                        value: self.seal_mfa(&state)?,
+                        refusal: invalid_token(),
+                    },
                 }],
             },
             updated_at: fresh.updated_at.clone(),

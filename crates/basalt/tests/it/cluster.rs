@@ -5,8 +5,10 @@
 //! they were skipped (and fail with `BASALT_REQUIRE_POSTGRES=1`).
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
+use anyhow::Context as _;
+use basalt_auth::totp;
 use basalt_store::testing::pg::FreshDatabase;
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -25,11 +27,16 @@ struct Pair {
 }
 
 async fn two_nodes(test: &str) -> anyhow::Result<Option<Pair>> {
+    two_nodes_with(test, &[]).await
+}
+
+/// `two_nodes`, both started with `extra` arguments too.
+async fn two_nodes_with(test: &str, extra: &[&str]) -> anyhow::Result<Option<Pair>> {
     let Some(db) = FreshDatabase::create(test).await? else {
         return Ok(None);
     };
     let db = Arc::new(db);
-    let keys = ["--app-id", APP_ID, "--master-key", MASTER_KEY];
+    let keys = [&["--app-id", APP_ID, "--master-key", MASTER_KEY], extra].concat();
     let (dir_a, dir_b) = (tempfile::tempdir()?, tempfile::tempdir()?);
     let a = TestServer::start_on(dir_a.path(), Some(Arc::clone(&db)), &keys).await?;
     let b = TestServer::start_on(dir_b.path(), Some(db), &keys).await?;
@@ -387,6 +394,65 @@ async fn nodes_catch_up_after_their_listening_connections_drop() -> anyhow::Resu
             break;
         }
         bound.wait("both nodes listen again").await?;
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_totp_code_sent_to_both_nodes_at_once_logs_in_once() -> anyhow::Result<()> {
+    let providers = json!({"mfa": {"options": ["TOTP"]}}).to_string();
+    let Some(pair) =
+        two_nodes_with("totp_code_both_nodes", &["--auth-providers", &providers]).await?
+    else {
+        return Ok(());
+    };
+    let (id, token) = sign_up(&pair.a, "mia").await?;
+    let secret = totp::enrol("mia", "basalt")?.secret_base32;
+    let code_at = |ahead: u64| {
+        totp::code_at(&secret, SystemTime::now() + Duration::from_secs(30 * ahead))
+            .context("no TOTP code for the secret")
+    };
+    let (status, body) = pair
+        .a
+        .request_as(
+            Method::PUT,
+            &format!("/users/{id}"),
+            Some(json!({"authData": {"mfa": {"secret": secret, "token": code_at(0)?}}})),
+            Caller::Session(&token),
+        )
+        .await?;
+    assert_eq!(status, 200, "enrolling: {body}");
+
+    // The next period's code (not yet spent), sent four times to each node at once.
+    let body = json!({
+        "username": "mia",
+        "password": "first password",
+        "authData": {"mfa": {"token": code_at(1)?}},
+    })
+    .to_string();
+    let http = reqwest::Client::new();
+    let attempts = (0..8).map(|i| {
+        let node = if i % 2 == 0 { &pair.a } else { &pair.b };
+        http.post(format!("{}/login", node.url))
+            .header("X-Parse-Application-Id", APP_ID)
+            .header("Content-Type", "application/json")
+            .body(body.clone())
+            .send()
+    });
+    let mut answers = Vec::new();
+    for reply in futures::future::join_all(attempts).await {
+        let reply = reply?;
+        let status = reply.status().as_u16();
+        answers.push((status, reply.text().await?));
+    }
+
+    let logged_in = answers.iter().filter(|(status, _)| *status == 200).count();
+    assert_eq!(logged_in, 1, "one code, one log-in: {answers:?}");
+    for (status, text) in answers.iter().filter(|(status, _)| *status != 200) {
+        assert!(
+            *status == 400 && text.contains("Invalid MFA token"),
+            "{status} {text}"
+        );
     }
     Ok(())
 }
