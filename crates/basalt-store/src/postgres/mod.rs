@@ -60,6 +60,8 @@ pub struct PgStore {
     shared: shared::SharedClients,
     /// Which finds have earned the shared connections.
     routes: route::ReadRoutes,
+    /// Whether the database has PostGIS: GeoPoint fields then get GiST indexes.
+    postgis: bool,
     updates: combine::UpdateCombiner,
     closed: AtomicBool,
 }
@@ -144,10 +146,11 @@ impl PgStore {
             .get()
             .await
             .map_err(|e| anyhow::anyhow!("connecting to PostgreSQL: {e}"))?;
-        schema::init(&mut client)
+        let postgis = schema::init(&mut client)
             .await
             .context("setting up the store's tables and functions")?;
         Ok(PgStore {
+            postgis,
             updates: combine::UpdateCombiner::start(pool.clone()),
             pool,
             shared: shared::SharedClients::new(shared_pool, slots),
@@ -273,9 +276,14 @@ impl Store for PgStore {
     }
 
     async fn save_schema(&self, s: &ClassSchema) -> StoreResult<()> {
-        schema::save(&mut self.client().await?, s, schema::Base::Any)
-            .await
-            .map(|_| ())
+        schema::save(
+            &mut self.client().await?,
+            s,
+            schema::Base::Any,
+            self.postgis,
+        )
+        .await
+        .map(|_| ())
     }
 
     async fn replace_schema(
@@ -287,6 +295,7 @@ impl Store for PgStore {
             &mut self.client().await?,
             s,
             schema::Base::Exactly(previous),
+            self.postgis,
         )
         .await
     }
@@ -330,7 +339,7 @@ impl Store for PgStore {
         class: &str,
         spec: &FindSpec,
     ) -> StoreResult<Vec<StoredObject>> {
-        let Some(plan) = compile::find_sql(schemas, class, spec)? else {
+        let Some(plan) = compile::find_sql(schemas, class, spec, self.postgis)? else {
             return Ok(Vec::new());
         };
         read::objects(&self.find_rows(&plan, spec).await?)
@@ -343,7 +352,7 @@ impl Store for PgStore {
         filter: &Filter,
         readers: Option<&[String]>,
     ) -> StoreResult<u64> {
-        let Some(plan) = compile::count_sql(schemas, class, filter, readers)? else {
+        let Some(plan) = compile::count_sql(schemas, class, filter, readers, self.postgis)? else {
             return Ok(0);
         };
         read::query_count(&self.client().await?, &plan).await

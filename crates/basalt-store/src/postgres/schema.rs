@@ -9,27 +9,41 @@ use basalt_core::{ErrorCode, ParseError};
 use deadpool_postgres::Object;
 use serde_json::Value;
 
-use super::compile::{direction_sql, index_expr, json_expr};
+use super::compile::{direction_sql, geo_index_expr, index_expr, json_expr, strip_alias};
 use super::sql::{
-    INIT_FUNCTIONS, INIT_LOCK, INIT_TABLES, class_lock, class_name_fits, ident, index_lock, quote,
-    schema_index, table, table_ident, unique_index,
+    INIT_FUNCTIONS, INIT_LOCK, INIT_POSTGIS, INIT_TABLES, class_lock, class_name_fits, ident,
+    index_lock, quote, schema_index, table, table_ident, unique_index,
 };
 use super::{backend, is_code};
+use crate::compile_common::safe_segment;
 use crate::{Case, Direction, StoreError, StoreResult};
 
 /// How long DDL waits for a table lock before failing, so a DROP queued behind a slow read
 /// cannot stall the reads queued behind it for long.
 const DDL_LOCK_TIMEOUT: &str = "SET LOCAL lock_timeout = '5s'";
 
-/// Creates the store's own tables and functions (idempotent; serialised across nodes).
-pub(super) async fn init(client: &mut Object) -> anyhow::Result<()> {
+/// Creates the store's own tables and functions (idempotent; serialised across nodes), and
+/// says whether PostGIS is there to index GeoPoint fields with.
+pub(super) async fn init(client: &mut Object) -> anyhow::Result<bool> {
     let tx = client.transaction().await?;
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&INIT_LOCK])
         .await?;
     tx.batch_execute(INIT_TABLES).await?;
     tx.batch_execute(INIT_FUNCTIONS).await?;
+    tx.batch_execute("SAVEPOINT postgis").await?;
+    let postgis = match tx.batch_execute(INIT_POSTGIS).await {
+        Ok(()) => true,
+        Err(e) => {
+            tracing::info!(
+                error = %backend(e),
+                "PostGIS is not available: geo queries run without a geo index"
+            );
+            tx.batch_execute("ROLLBACK TO SAVEPOINT postgis").await?;
+            false
+        }
+    };
     tx.commit().await?;
-    Ok(())
+    Ok(postgis)
 }
 
 /// Every saved schema.
@@ -124,12 +138,27 @@ fn create_index_sql(class: &str, def: &IndexDef, concurrently: bool) -> String {
     )
 }
 
-fn declared_indexes(schema: &ClassSchema) -> StoreResult<Vec<IndexDef>> {
-    schema
+/// The indexes the schema declares and, with PostGIS, a GiST index on each GeoPoint field
+/// (`ix_<Class>_<field>_geo`), which `$nearSphere` with a `$maxDistance` and `$centerSphere`
+/// use (see `compile::geo_index_expr`).
+fn declared_indexes(schema: &ClassSchema, postgis: bool) -> StoreResult<Vec<IndexDef>> {
+    let mut defs = schema
         .indexes
         .iter()
         .map(|(name, keys)| index_def(schema, name, keys))
-        .collect()
+        .collect::<StoreResult<Vec<_>>>()?;
+    if postgis {
+        for (field, def) in &schema.fields {
+            if def.field_type == FieldType::GeoPoint && safe_segment(field) {
+                defs.push(IndexDef {
+                    name: schema_index(&schema.class_name, &format!("{field}_geo")),
+                    using: "gist",
+                    keys: strip_alias(&geo_index_expr("t0", field)),
+                });
+            }
+        }
+    }
+    Ok(defs)
 }
 
 /// Saves the schema, creates the class table if needed and brings its indexes in line.
@@ -166,6 +195,7 @@ pub(super) async fn save(
     client: &mut Object,
     schema: &ClassSchema,
     base: Base<'_>,
+    postgis: bool,
 ) -> StoreResult<bool> {
     let class = &schema.class_name;
     if !class_name_fits(class) {
@@ -175,7 +205,7 @@ pub(super) async fn save(
         )
         .into());
     }
-    let wanted = declared_indexes(schema)?;
+    let wanted = declared_indexes(schema, postgis)?;
     let tx = client.transaction().await.map_err(backend)?;
     tx.batch_execute(DDL_LOCK_TIMEOUT).await.map_err(backend)?;
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&class_lock(class)])

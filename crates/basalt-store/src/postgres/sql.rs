@@ -100,6 +100,22 @@ CREATE TABLE IF NOT EXISTS _basalt_join (
 CREATE INDEX IF NOT EXISTS _basalt_join_related ON _basalt_join (owner_class, field, related_id);
 "#;
 
+/// PostGIS, when the server has it (as Parse Server's PostgreSQL adapter also enables it), and
+/// the geography of a GeoPoint that GeoPoint fields' GiST indexes are built on. Run after
+/// `INIT_FUNCTIONS` under a savepoint: where the extension is missing or may not be created,
+/// the store goes on without it.
+pub(crate) const INIT_POSTGIS: &str = r#"
+CREATE EXTENSION IF NOT EXISTS postgis;
+CREATE OR REPLACE FUNCTION basalt_geog(j jsonb) RETURNS geography
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT CASE WHEN jsonb_typeof(j -> 'latitude') = 'number'
+                 AND jsonb_typeof(j -> 'longitude') = 'number'
+        THEN ST_SetSRID(ST_MakePoint((j ->> 'longitude')::float8, (j ->> 'latitude')::float8),
+                        4326)::geography
+    END
+$$;
+"#;
+
 /// The SQL functions. `CREATE OR REPLACE` keeps a restart (or a newer node) idempotent.
 pub(crate) const INIT_FUNCTIONS: &str = r#"
 CREATE OR REPLACE FUNCTION basalt_num(j jsonb) RETURNS float8

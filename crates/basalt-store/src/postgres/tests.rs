@@ -28,6 +28,7 @@ fn bench_schema() -> ClassSchema {
         ("name", FieldType::String),
         ("tags", FieldType::Array),
         ("bio", FieldType::String),
+        ("place", FieldType::GeoPoint),
     ] {
         schema.fields.insert(name.into(), FieldDef::of(ty));
     }
@@ -56,7 +57,8 @@ async fn fill(store: &PgStore, n: usize) {
                 fields: json!({
                     "score": i, "name": format!("n{i}"), "tags": [format!("t{}", i % 50)],
                     "when": {"__type": "Date", "iso": format!("2024-01-01T00:00:{:02}.000Z", i % 60)},
-                    "bio": format!("word{} common", i % 97)
+                    "bio": format!("word{} common", i % 97),
+                    "place": {"__type": "GeoPoint", "latitude": place(i).0, "longitude": place(i).1}
                 })
                 .as_object()
                 .cloned()
@@ -68,8 +70,29 @@ async fn fill(store: &PgStore, n: usize) {
     store.write(writes).await.unwrap();
 }
 
+/// Where `fill` puts object `i`: a grid of 50 by 10 points 0.1 degrees apart.
+fn place(i: usize) -> (f64, f64) {
+    let (row, col) = (i % 50, (i / 50) % 10);
+    (row as f64 * 0.1, col as f64 * 0.1)
+}
+
+/// Great-circle distance in radians.
+fn radians_between(a: (f64, f64), b: (f64, f64)) -> f64 {
+    let (la1, lo1, la2, lo2) = (
+        a.0.to_radians(),
+        a.1.to_radians(),
+        b.0.to_radians(),
+        b.1.to_radians(),
+    );
+    let h = ((la2 - la1) / 2.0).sin().powi(2)
+        + la1.cos() * la2.cos() * ((lo2 - lo1) / 2.0).sin().powi(2);
+    2.0 * h.sqrt().min(1.0).asin()
+}
+
 async fn plan(store: &PgStore, schemas: &SchemaMap, spec: &FindSpec) -> String {
-    let plan = find_sql(schemas, "BenchItem", spec).unwrap().unwrap();
+    let plan = find_sql(schemas, "BenchItem", spec, store.postgis)
+        .unwrap()
+        .unwrap();
     let client = store.pool.get().await.unwrap();
     client
         .batch_execute("SET enable_seqscan = off")
@@ -227,7 +250,7 @@ async fn indexes_added_to_a_class_with_data_are_built_online_and_valid() {
         .await
         .unwrap();
     let got: Vec<(String, bool)> = rows.iter().map(|r| (r.get(0), r.get(1))).collect();
-    let want: Vec<(String, bool)> = [
+    let mut want: Vec<(String, bool)> = [
         "ix_BenchItem_bio_text",
         "ix_BenchItem_score_1",
         "ix_BenchItem_tags_1",
@@ -236,6 +259,10 @@ async fn indexes_added_to_a_class_with_data_are_built_online_and_valid() {
     .iter()
     .map(|n| ((*n).to_owned(), true))
     .collect();
+    if store.postgis {
+        // Not declared: every GeoPoint field gets one where PostGIS is.
+        want.insert(1, ("ix_BenchItem_place_geo".to_owned(), true));
+    }
     assert_eq!(got, want);
 }
 
@@ -316,6 +343,54 @@ async fn gets_recover_when_the_shared_connection_is_killed() {
     assert_eq!(found[0].object_id, "obj0000004");
 }
 
+#[tokio::test]
+async fn near_and_center_sphere_use_the_geo_index_and_find_the_same_points() {
+    let Some((store, _db, schemas)) = indexed_store("near_geo_index").await else {
+        return;
+    };
+    if !store.postgis {
+        assert_ne!(
+            std::env::var("BASALT_REQUIRE_POSTGRES").as_deref(),
+            Ok("1"),
+            "PostGIS is not installed on the test database server \
+             (apt-get install postgresql-<major>-postgis-3)"
+        );
+        eprintln!("SKIPPED near_and_center_sphere_use_the_geo_index: no PostGIS");
+        return;
+    }
+    let center = (2.0, 0.5);
+    // About 32 km: three grid steps around the centre, so the edge runs between points.
+    let radius = 0.005;
+    let point = json!({"__type": "GeoPoint", "latitude": center.0, "longitude": center.1});
+    let mut expected: Vec<String> = (0..500)
+        .filter(|&i| radians_between(place(i), center) <= radius)
+        .map(|i| format!("obj{i:07}"))
+        .collect();
+    expected.sort();
+    assert!(
+        expected.len() > 10 && expected.len() < 100,
+        "{}",
+        expected.len()
+    );
+    for where_ in [
+        json!({"place": {"$nearSphere": point, "$maxDistanceInRadians": radius}}),
+        json!({"place": {"$geoWithin": {"$centerSphere": [[center.1, center.0], radius]}}}),
+    ] {
+        let spec = FindSpec {
+            limit: Some(1000),
+            ..FindSpec::filter(parse_where(&where_).unwrap())
+        };
+
+        let text = plan(&store, &schemas, &spec).await;
+        let found = store.find(&schemas, "BenchItem", &spec).await.unwrap();
+
+        assert!(text.contains("ix_BenchItem_place_geo"), "{where_}: {text}");
+        let mut ids: Vec<String> = found.into_iter().map(|o| o.object_id).collect();
+        ids.sort();
+        assert_eq!(ids, expected, "{where_}");
+    }
+}
+
 fn page(where_: serde_json::Value, limit: usize) -> FindSpec {
     FindSpec {
         order: vec![(FieldPath::parse("score"), Direction::Descending)],
@@ -338,6 +413,7 @@ async fn quick_small_pages_move_to_the_shared_connection_and_read_the_same() {
         &schemas,
         "BenchItem",
         &page(json!({"score": {"$gte": 0}}), 20),
+        store.postgis,
     )
     .unwrap()
     .unwrap()
@@ -384,6 +460,7 @@ async fn quick_small_pages_move_to_the_shared_connection_and_read_the_same() {
         &schemas,
         "BenchItem",
         &page(json!({"score": {"$gte": 0}}), 101),
+        store.postgis,
     )
     .unwrap()
     .unwrap()
@@ -433,7 +510,10 @@ async fn a_find_the_shared_timeout_cancels_runs_again_on_the_pool() {
         .unwrap();
     // bio has no btree index: a regular expression on it scans the table.
     let slow = page(json!({"bio": {"$regex": "^never"}}), 10);
-    let sql = find_sql(&schemas, "BenchItem", &slow).unwrap().unwrap().sql;
+    let sql = find_sql(&schemas, "BenchItem", &slow, store.postgis)
+        .unwrap()
+        .unwrap()
+        .sql;
     for _ in 0..3 {
         store.routes.ran_pooled(&sql, Duration::ZERO);
     }
