@@ -12,6 +12,9 @@
 #                load split evenly by two wrk processes with CONNS/2 connections and THREADS/2
 #                threads (at least 1) each; reported as "basalt x2 nodes" with the two-node /
 #                one-node throughput ratio)
+#        NODE_ROUNDS (1; with NODES=2, measure one node then two this many times in turn for
+#                each workload and judge the two-node loss by the median of the rounds' ratios:
+#                on this machine the same setup can differ by more than 10% from run to run)
 #        WARMUP (2s; an unrecorded wrk run before each measured one, so Node's JIT and caches are
 #                warm; 0 = none)
 #        SKIP_BUILD (unset; 1 = use the existing release binaries, in $CARGO_TARGET_DIR/release when
@@ -47,10 +50,11 @@ WORKLOADS=${WORKLOADS:-"get query update count me create"}
 PARSE_PORT=${PARSE_PORT:-1341}; PARSE_DB=${PARSE_DB:-parse_bench}
 PGURL=${PGURL:-postgres://postgres@127.0.0.1:5432}
 BASALT_STORE=${BASALT_STORE:-sqlite}; BASALT_DB=${BASALT_DB:-basalt_bench}
-NODES=${NODES:-1}
+NODES=${NODES:-1}; NODE_ROUNDS=${NODE_ROUNDS:-1}
 # Whose CPU the PostgreSQL processes count as (cpu_share.py), rather than as interference.
 export BENCH_PG_SERVERS=parse
 [ "$BASALT_STORE" = postgres ] && BENCH_PG_SERVERS="parse basalt basalt_x2"
+for r in $(seq 2 "$NODE_ROUNDS"); do BENCH_PG_SERVERS="$BENCH_PG_SERVERS basalt_r$r basalt_x2_r$r"; done
 OUT=${OUT:-$here/results/latest.json}
 WARMUP=${WARMUP:-2s}
 NOISY_PCT=${NOISY_PCT:-20}; RETRIES=${RETRIES:-3}
@@ -60,6 +64,7 @@ log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
 case $NODES in 1|2) ;; *) die "NODES must be 1 or 2 (got '$NODES')" ;; esac
+case $NODE_ROUNDS in ''|*[!0-9]*|0) die "NODE_ROUNDS must be a positive whole number (got '$NODE_ROUNDS')" ;; esac
 if [ "$NODES" = 2 ] && [ "$BASALT_STORE" != postgres ]; then
   die "NODES=2 needs BASALT_STORE=postgres: two basalt nodes share one PostgreSQL database," \
     "while the embedded SQLite store belongs to a single process"
@@ -338,6 +343,10 @@ for w in $WORKLOADS; do
   # right after the single node, so drift on the machine hits both alike
   if [ "$NODES" = 2 ]; then
     run_wrk basalt_x2 "$w" basalt "$basalt_pid $basalt2_pid" "$basalt_url" "$basalt2_url"
+    for r in $(seq 2 "$NODE_ROUNDS"); do
+      run_wrk "basalt_r$r" "$w" basalt "$basalt_pid" "$basalt_url"
+      run_wrk "basalt_x2_r$r" "$w" basalt "$basalt_pid $basalt2_pid" "$basalt_url" "$basalt2_url"
+    done
   fi
   if [ "$w" = get ]; then run_wrk ceiling get basalt "$ceiling_pid" "$ceiling_url"; fi
 done
@@ -349,6 +358,6 @@ git -C "$repo" diff --quiet HEAD -- crates Cargo.toml Cargo.lock 2>/dev/null || 
 BUILD=$([ "${SKIP_BUILD:-}" = 1 ] && echo "skipped (existing binaries)" || echo "cargo build --release") \
 NOISY_PCT=$NOISY_PCT LOAD_BEFORE=$load_before LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg) WARMUP=$WARMUP \
 DURATION=$DURATION CONNS=$CONNS THREADS=$THREADS SEED=$SEED WORKLOADS=$WORKLOADS COMMIT=$commit \
-BASALT_STORE=$BASALT_STORE NODES=$NODES \
+BASALT_STORE=$BASALT_STORE NODES=$NODES NODE_ROUNDS=$NODE_ROUNDS \
   python3 "$here/report.py" "$work/raw" "$OUT"
 log "rows written to $OUT"
