@@ -28,6 +28,9 @@ pub(super) async fn init(client: &mut Object) -> anyhow::Result<bool> {
     let tx = client.transaction().await?;
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&INIT_LOCK])
         .await?;
+    // "… already exists, skipping" on every start is not worth a log line each.
+    tx.batch_execute("SET LOCAL client_min_messages = warning")
+        .await?;
     tx.batch_execute(INIT_TABLES).await?;
     tx.batch_execute(INIT_FUNCTIONS).await?;
     tx.batch_execute("SAVEPOINT postgis").await?;
