@@ -404,28 +404,32 @@ fn ids(objects: &[StoredObject]) -> Vec<&str> {
     objects.iter().map(|o| o.object_id.as_str()).collect()
 }
 
+/// The statement a find compiles to.
+fn statement(store: &PgStore, schemas: &SchemaMap, spec: &FindSpec) -> String {
+    find_sql(schemas, "BenchItem", spec, store.postgis)
+        .unwrap()
+        .unwrap()
+        .sql
+}
+
+/// Objects with a score of at least `min`, best first, `limit` of them.
+async fn top_scores(
+    store: &PgStore,
+    schemas: &SchemaMap,
+    min: i32,
+    limit: usize,
+) -> Vec<StoredObject> {
+    let spec = page(json!({"score": {"$gte": min}}), limit);
+    store.find(schemas, "BenchItem", &spec).await.unwrap()
+}
+
 #[tokio::test]
 async fn quick_small_pages_move_to_the_shared_connection_and_read_the_same() {
     let Some((store, _db, schemas)) = indexed_store("quick_pages_shared").await else {
         return;
     };
-    let sql = find_sql(
-        &schemas,
-        "BenchItem",
-        &page(json!({"score": {"$gte": 0}}), 20),
-        store.postgis,
-    )
-    .unwrap()
-    .unwrap()
-    .sql;
-    let first = store
-        .find(
-            &schemas,
-            "BenchItem",
-            &page(json!({"score": {"$gte": 100}}), 20),
-        )
-        .await
-        .unwrap();
+    let sql = statement(&store, &schemas, &page(json!({"score": {"$gte": 0}}), 20));
+    let first = top_scores(&store, &schemas, 100, 20).await;
     assert_eq!(ids(&first)[..2], ["obj0000499", "obj0000498"]);
     assert!(!store.routes.shared(&sql), "one run is not enough");
 
@@ -434,46 +438,17 @@ async fn quick_small_pages_move_to_the_shared_connection_and_read_the_same() {
         if store.routes.shared(&sql) {
             break;
         }
-        store
-            .find(
-                &schemas,
-                "BenchItem",
-                &page(json!({"score": {"$gte": i}}), 20),
-            )
-            .await
-            .unwrap();
+        top_scores(&store, &schemas, i, 20).await;
     }
     assert!(
         store.routes.shared(&sql),
         "20 quick pages did not earn the shared connection"
     );
-    let again = store
-        .find(
-            &schemas,
-            "BenchItem",
-            &page(json!({"score": {"$gte": 100}}), 20),
-        )
-        .await
-        .unwrap();
+    let again = top_scores(&store, &schemas, 100, 20).await;
     assert_eq!(ids(&again), ids(&first));
-    let bigger = find_sql(
-        &schemas,
-        "BenchItem",
-        &page(json!({"score": {"$gte": 0}}), 101),
-        store.postgis,
-    )
-    .unwrap()
-    .unwrap()
-    .sql;
+    let bigger = statement(&store, &schemas, &page(json!({"score": {"$gte": 0}}), 101));
     for _ in 0..5 {
-        store
-            .find(
-                &schemas,
-                "BenchItem",
-                &page(json!({"score": {"$gte": 0}}), 101),
-            )
-            .await
-            .unwrap();
+        top_scores(&store, &schemas, 0, 101).await;
     }
     assert!(
         !store.routes.shared(&bigger),
@@ -510,10 +485,7 @@ async fn a_find_the_shared_timeout_cancels_runs_again_on_the_pool() {
         .unwrap();
     // bio has no btree index: a regular expression on it scans the table.
     let slow = page(json!({"bio": {"$regex": "^never"}}), 10);
-    let sql = find_sql(&schemas, "BenchItem", &slow, store.postgis)
-        .unwrap()
-        .unwrap()
-        .sql;
+    let sql = statement(&store, &schemas, &slow);
     for _ in 0..3 {
         store.routes.ran_pooled(&sql, Duration::ZERO);
     }

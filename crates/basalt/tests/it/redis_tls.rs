@@ -62,29 +62,35 @@ async fn counter_keys(redis: &RedisServer) -> anyhow::Result<Vec<(String, i64)>>
     Ok(out)
 }
 
-#[tokio::test]
-async fn limits_are_counted_in_a_redis_reached_over_tls() -> anyhow::Result<()> {
-    let Some(redis) = RedisServer::start_tls("limits_counted_over_tls").await? else {
-        return Ok(());
-    };
-    let (url, ca) = (
-        redis.url(),
-        redis.tls().context("not a TLS server")?.ca_file(),
-    );
-    let rule = rule();
-    let server = TestServer::start_with(&[
+/// A node counting the rule's requests in `redis`, trusting the test CA when `trust_ca`.
+async fn node(redis: &RedisServer, trust_ca: bool) -> anyhow::Result<TestServer> {
+    let (url, rule) = (redis.url(), rule());
+    let ca = redis.tls().context("not a TLS server")?.ca_file();
+    let mut args = vec![
         "--app-id",
         APP_ID,
         "--master-key",
         MASTER_KEY,
         "--redis-url",
         &url,
-        "--redis-ca-file",
-        ca.to_str().context("the CA file's path is not UTF-8")?,
         "--rate-limit",
         &rule,
-    ])
-    .await?;
+    ];
+    if trust_ca {
+        args.extend([
+            "--redis-ca-file",
+            ca.to_str().context("the CA file's path is not UTF-8")?,
+        ]);
+    }
+    TestServer::start_with(&args).await
+}
+
+#[tokio::test]
+async fn limits_are_counted_in_a_redis_reached_over_tls() -> anyhow::Result<()> {
+    let Some(redis) = RedisServer::start_tls("limits_counted_over_tls").await? else {
+        return Ok(());
+    };
+    let server = node(&redis, true).await?;
 
     assert_eq!(statuses(&server).await?, [200, 200, 429]);
 
@@ -100,20 +106,8 @@ async fn a_redis_certificate_no_trusted_ca_signed_is_refused() -> anyhow::Result
     let Some(redis) = RedisServer::start_tls("untrusted_redis_certificate").await? else {
         return Ok(());
     };
-    let url = redis.url();
-    let rule = rule();
     // No --redis-ca-file: the system's roots do not include the test CA.
-    let server = TestServer::start_with(&[
-        "--app-id",
-        APP_ID,
-        "--master-key",
-        MASTER_KEY,
-        "--redis-url",
-        &url,
-        "--rate-limit",
-        &rule,
-    ])
-    .await?;
+    let server = node(&redis, false).await?;
 
     // The limit still holds, counted in the node's memory.
     assert_eq!(statuses(&server).await?, [200, 200, 429]);
