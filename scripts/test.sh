@@ -33,6 +33,14 @@ else
   printf 'and the PostgreSQL passes of the black-box (it), SDK and security suites.\n'
 fi
 
+# The mail tests run a real SMTP server from the aiosmtpd Python package; installed here when
+# missing, as npm packages are below, so this command works on a fresh machine.
+if ! python3 -c 'import aiosmtpd' 2>/dev/null; then
+  step "installing aiosmtpd (the mail tests' SMTP server) with pip"
+  python3 -m pip install --quiet --disable-pip-version-check aiosmtpd==1.4.6 \
+    || python3 -m pip install --quiet --disable-pip-version-check --break-system-packages aiosmtpd==1.4.6
+fi
+
 step "cargo fmt --check"
 cargo fmt --all -- --check
 
