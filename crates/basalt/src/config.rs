@@ -11,6 +11,9 @@ use serde::Deserialize;
 
 use crate::cli::ServeArgs;
 
+/// How a certificate starts in a PEM file.
+const PEM_CERT: &[u8] = b"-----BEGIN CERTIFICATE-----";
+
 /// The TOML file: the same options as the flags, in snake_case (Parse's camelCase names for the
 /// common ones are accepted too).
 #[derive(Debug, Default, Deserialize)]
@@ -355,9 +358,7 @@ impl Config {
         let redis_ca = match args.redis_ca_file.or(file.redis_ca_file) {
             None => None,
             Some(path) => match std::fs::read(&path) {
-                Ok(pem) if pem.windows(27).any(|w| w == b"-----BEGIN CERTIFICATE-----") => {
-                    Some(pem)
-                }
+                Ok(pem) if pem.windows(PEM_CERT.len()).any(|w| w == PEM_CERT) => Some(pem),
                 Ok(_) => {
                     problems.push(format!(
                         "Redis CA file {}: no PEM certificate in it",

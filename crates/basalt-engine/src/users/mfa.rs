@@ -6,9 +6,10 @@
 //! Stored in the hidden `_mfa` field: the secret sealed with a key derived from the master key,
 //! SHA-256 hashes of the recovery codes, and the last accepted TOTP step. Codes are single use:
 //! a recovery code is removed when used, a TOTP code is refused at or before the last accepted
-//! step. Log-in checks for one user run one at a time on this node, and the state is stored
-//! only if it is still the one they read (`Op::Swap`, checked by the store under the user row's
-//! lock), so two requests cannot both spend the same code, on one node or on two. Turning MFA off takes a current code (`{old}` alone) unless the
+//! step. Log-in checks for one user run one at a time on this node (so two valid codes sent at
+//! once both count), and the state is stored only if it is still the one they read (`Op::Swap`,
+//! checked by the store under the user row's lock), so two requests cannot both spend the same
+//! code, on one node or on two. Turning MFA off takes a current code (`{old}` alone) unless the
 //! master key asks.
 
 use std::time::SystemTime;

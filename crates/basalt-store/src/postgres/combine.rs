@@ -125,6 +125,8 @@ async fn alone(pool: &Pool, update: Write) -> StoreResult<WriteOutcome> {
 struct Row {
     created_at: String,
     doc: Document,
+    /// Who may read it; known (and needed) only once an update has changed the row.
+    rperm: Option<Vec<String>>,
     wperm: Option<Vec<String>>,
     /// The updatedAt of the last update applied, once one was.
     updated_at: Option<String>,
@@ -270,6 +272,7 @@ fn locked_rows(found: Vec<tokio_postgres::Row>) -> Result<HashMap<String, Row>, 
             Row {
                 created_at,
                 doc,
+                rperm: None,
                 wperm,
                 updated_at: None,
             },
@@ -299,7 +302,7 @@ fn patch_row(rows: &mut HashMap<String, Row>, update: &Write) -> StoreResult<Wri
     }
     let mut doc = row.doc.clone();
     let echoed = apply_patch(&mut doc, patch, Applying::Update)?;
-    row.wperm = super::write::permissions(&doc).1;
+    (row.rperm, row.wperm) = super::write::permissions(&doc);
     row.doc = doc;
     row.updated_at = Some(updated_at.clone());
     Ok(WriteOutcome::Updated {
@@ -319,8 +322,7 @@ fn changed_rows(rows: &HashMap<String, Row>) -> Option<Value> {
         .iter()
         .filter_map(|(id, row)| {
             let updated_at = row.updated_at.as_ref()?;
-            let (rperm, wperm) = super::write::permissions(&row.doc);
-            Some(json!({"id": id, "u": updated_at, "r": rperm, "w": wperm, "d": row.doc}))
+            Some(json!({"id": id, "u": updated_at, "r": row.rperm, "w": row.wperm, "d": row.doc}))
         })
         .collect();
     (!changed.is_empty()).then_some(Value::Array(changed))

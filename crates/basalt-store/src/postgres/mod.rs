@@ -191,11 +191,16 @@ impl PgStore {
                     }
                     return Ok(rows);
                 }
-                Err(e) if is_code(&e, "57014") => self.routes.demote(&plan.sql),
+                // Cancelled by the statement timeout: run again below on a pooled connection.
+                Err(e) if is_code(&e, "57014") => {
+                    if small_page {
+                        self.routes.demote(&plan.sql);
+                    }
+                }
                 Err(e) => return Err(map_read_error(e)),
             }
         }
-        let conn = self.client().await?;
+        let conn = pooled(&self.pool).await?;
         let started = Instant::now();
         let rows = read::rows(&conn, plan).await.map_err(map_read_error)?;
         if small_page {

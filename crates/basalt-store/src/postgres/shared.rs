@@ -1,16 +1,17 @@
 //! A few connections that many requests use at once, for reads of one object by its primary
 //! key (every get, and the user behind every authenticated request) and for small pages whose
-//! statement has proved quick (`route`). tokio-postgres pipelines the
-//! statements of concurrent callers on one connection, so under load one write to the socket
-//! carries many statements and one PostgreSQL backend answers them back to back. With a
-//! connection per request instead, every statement costs its own wake-up of its own backend
-//! process, and on a small machine those context switches cost more than the statements.
+//! statement has proved quick (`route`). tokio-postgres pipelines the statements of concurrent
+//! callers on one connection, so under load one write to the socket carries many statements and
+//! one PostgreSQL backend answers them back to back. With a connection per request instead,
+//! every statement costs its own wake-up of its own backend process, and on a small machine
+//! those context switches cost more than the statements.
 //!
 //! Only quick statements come here: a slow one would hold up every statement queued behind it
-//! on the same connection, which is why these connections also carry a statement timeout. Scans, counts and writes take a connection of their own from the pool;
-//! writes also because each commit waits for its WAL flush, and commits queued on one backend
-//! would flush one after another instead of together. Measurements:
-//! docs/decisions/0011-postgres-shared-read-connections.md.
+//! on the same connection, which is why these connections also carry a statement timeout.
+//! Scans, counts and writes take a connection of their own from the pool; writes also because
+//! each commit waits for its WAL flush, and commits queued on one backend would flush one after
+//! another instead of together. Measurements:
+//! docs/decisions/0011-postgres-shared-reads-and-grouped-updates.md.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
