@@ -5,8 +5,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use basalt_core::query::{FieldPath, parse_where};
+use basalt_core::query::{FieldPath, distance_radians, parse_where};
 use basalt_core::schema::{ClassSchema, FieldDef, FieldType, SchemaMap};
+use basalt_core::value::GeoPoint;
 use serde_json::json;
 
 use super::PgStore;
@@ -58,7 +59,7 @@ async fn fill(store: &PgStore, n: usize) {
                     "score": i, "name": format!("n{i}"), "tags": [format!("t{}", i % 50)],
                     "when": {"__type": "Date", "iso": format!("2024-01-01T00:00:{:02}.000Z", i % 60)},
                     "bio": format!("word{} common", i % 97),
-                    "place": {"__type": "GeoPoint", "latitude": place(i).0, "longitude": place(i).1}
+                    "place": {"__type": "GeoPoint", "latitude": place(i).latitude, "longitude": place(i).longitude}
                 })
                 .as_object()
                 .cloned()
@@ -71,22 +72,12 @@ async fn fill(store: &PgStore, n: usize) {
 }
 
 /// Where `fill` puts object `i`: a grid of 50 by 10 points 0.1 degrees apart.
-fn place(i: usize) -> (f64, f64) {
+fn place(i: usize) -> GeoPoint {
     let (row, col) = (i % 50, (i / 50) % 10);
-    (row as f64 * 0.1, col as f64 * 0.1)
-}
-
-/// Great-circle distance in radians.
-fn radians_between(a: (f64, f64), b: (f64, f64)) -> f64 {
-    let (la1, lo1, la2, lo2) = (
-        a.0.to_radians(),
-        a.1.to_radians(),
-        b.0.to_radians(),
-        b.1.to_radians(),
-    );
-    let h = ((la2 - la1) / 2.0).sin().powi(2)
-        + la1.cos() * la2.cos() * ((lo2 - lo1) / 2.0).sin().powi(2);
-    2.0 * h.sqrt().min(1.0).asin()
+    GeoPoint {
+        latitude: row as f64 * 0.1,
+        longitude: col as f64 * 0.1,
+    }
 }
 
 async fn plan(store: &PgStore, schemas: &SchemaMap, spec: &FindSpec) -> String {
@@ -358,12 +349,16 @@ async fn near_and_center_sphere_use_the_geo_index_and_find_the_same_points() {
         eprintln!("SKIPPED near_and_center_sphere_use_the_geo_index: no PostGIS");
         return;
     }
-    let center = (2.0, 0.5);
+    let center = GeoPoint {
+        latitude: 2.0,
+        longitude: 0.5,
+    };
     // About 32 km: three grid steps around the centre, so the edge runs between points.
     let radius = 0.005;
-    let point = json!({"__type": "GeoPoint", "latitude": center.0, "longitude": center.1});
+    let point =
+        json!({"__type": "GeoPoint", "latitude": center.latitude, "longitude": center.longitude});
     let mut expected: Vec<String> = (0..500)
-        .filter(|&i| radians_between(place(i), center) <= radius)
+        .filter(|&i| distance_radians(place(i), center) <= radius)
         .map(|i| format!("obj{i:07}"))
         .collect();
     expected.sort();
@@ -374,7 +369,7 @@ async fn near_and_center_sphere_use_the_geo_index_and_find_the_same_points() {
     );
     for where_ in [
         json!({"place": {"$nearSphere": point, "$maxDistanceInRadians": radius}}),
-        json!({"place": {"$geoWithin": {"$centerSphere": [[center.1, center.0], radius]}}}),
+        json!({"place": {"$geoWithin": {"$centerSphere": [[center.longitude, center.latitude], radius]}}}),
     ] {
         let spec = FindSpec {
             limit: Some(1000),
