@@ -11,6 +11,7 @@ whatever else ran.
 """
 import json
 import os
+import re
 import sys
 
 
@@ -30,12 +31,14 @@ def main():
     pg_ticks = sum(max(float(t) - float(before.get(pid, 0)), 0) for pid, t in after.items())
     cores = os.cpu_count() or 1
     busy = round((b1 - b0) / max(tot1 - tot0, 1) * 100 * cores)
-    server = round((s1 - s0) / hz / wall * 100)
+    server_pct = round((s1 - s0) / hz / wall * 100)
     wrk = round((c1 - c0) / wall * 100)
     pg = round(pg_ticks / hz / wall * 100)
-    uses_pg = server_name in os.environ.get("BENCH_PG_SERVERS", "parse").split()
-    other = busy - server - wrk - (pg if uses_pg else 0)
-    print(json.dumps({"machine_busy_pct": busy, "server_cpu_pct": server, "wrk_cpu_pct": wrk,
+    # A repeated round (NODE_ROUNDS) is the same server as its first: basalt_x2_r3 is basalt_x2.
+    server = re.sub(r"_r\d+$", "", server_name)
+    uses_pg = server in os.environ.get("BENCH_PG_SERVERS", "parse").split()
+    other = busy - server_pct - wrk - (pg if uses_pg else 0)
+    print(json.dumps({"machine_busy_pct": busy, "server_cpu_pct": server_pct, "wrk_cpu_pct": wrk,
                       "postgres_cpu_pct": pg, "uses_postgres": uses_pg, "other_pct": other}))
 
 

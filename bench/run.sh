@@ -54,7 +54,6 @@ NODES=${NODES:-1}; NODE_ROUNDS=${NODE_ROUNDS:-1}
 # Whose CPU the PostgreSQL processes count as (cpu_share.py), rather than as interference.
 export BENCH_PG_SERVERS=parse
 [ "$BASALT_STORE" = postgres ] && BENCH_PG_SERVERS="parse basalt basalt_x2"
-for r in $(seq 2 "$NODE_ROUNDS"); do BENCH_PG_SERVERS="$BENCH_PG_SERVERS basalt_r$r basalt_x2_r$r"; done
 OUT=${OUT:-$here/results/latest.json}
 WARMUP=${WARMUP:-2s}
 NOISY_PCT=${NOISY_PCT:-20}; RETRIES=${RETRIES:-3}
