@@ -172,6 +172,11 @@ fn restrict_to_owner(_path: &Path) -> anyhow::Result<()> {
 impl SqliteStore {
     /// Opens (creating if needed) the database file at `path`.
     pub async fn open(path: &Path) -> anyhow::Result<SqliteStore> {
+        Self::open_with(path, writer::WalPolicy::default()).await
+    }
+
+    /// `open`, with its own checkpoint schedule.
+    async fn open_with(path: &Path, wal: writer::WalPolicy) -> anyhow::Result<SqliteStore> {
         let path = path.to_path_buf();
         let (conn, checkpoint_conn) = tokio::task::spawn_blocking({
             let path = path.clone();
@@ -197,7 +202,7 @@ impl SqliteStore {
                 reader_ready: std::sync::Condvar::new(),
                 closed: AtomicBool::new(false),
             }),
-            writer: writer::Writer::start(conn, checkpoint_conn)?,
+            writer: writer::Writer::start(conn, checkpoint_conn, wal)?,
         })
     }
 
