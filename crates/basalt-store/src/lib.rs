@@ -137,6 +137,21 @@ pub enum Write {
     },
 }
 
+impl Write {
+    /// The (class, objectId) it writes.
+    pub fn key(&self) -> (String, String) {
+        match self {
+            Write::Create { class, object, .. } => (class.clone(), object.object_id.clone()),
+            Write::Update {
+                class, object_id, ..
+            }
+            | Write::Delete {
+                class, object_id, ..
+            } => (class.clone(), object_id.clone()),
+        }
+    }
+}
+
 /// What one write did.
 #[derive(Debug, Clone, PartialEq)]
 pub enum WriteOutcome {

@@ -8,6 +8,7 @@
 mod compile;
 mod functions;
 mod read;
+mod rows;
 mod schema;
 mod write;
 mod writer;
@@ -52,6 +53,7 @@ struct Pool {
 pub struct SqliteStore {
     pool: Arc<Pool>,
     writer: writer::Writer,
+    rows: Arc<rows::RowCache>,
 }
 
 fn open_connection(path: &Path) -> anyhow::Result<Connection> {
@@ -203,6 +205,7 @@ impl SqliteStore {
                 closed: AtomicBool::new(false),
             }),
             writer: writer::Writer::start(conn, checkpoint_conn, wal)?,
+            rows: Arc::new(rows::RowCache::new(rows::DEFAULT_BUDGET_BYTES)),
         })
     }
 
@@ -234,19 +237,53 @@ impl SqliteStore {
         .map_err(|e| StoreError::Backend(e.into()))?
     }
 
+    /// A get by id: from the row cache, or read and kept there.
+    async fn find_by_id(
+        &self,
+        class: &str,
+        id: &str,
+        readers: Option<&[String]>,
+    ) -> StoreResult<Vec<StoredObject>> {
+        let visible = |row: &rows::CachedRow| {
+            if row.visible_to(readers) {
+                vec![row.object.clone()]
+            } else {
+                Vec::new()
+            }
+        };
+        if let Some(row) = self.rows.get(class, id) {
+            return Ok(visible(&row));
+        }
+        let generation = self.rows.generation();
+        let (class_owned, id_owned) = (class.to_owned(), id.to_owned());
+        let found = self
+            .read(move |c| read::row_by_id(c, &class_owned, &id_owned))
+            .await?;
+        let Some(row) = found else {
+            return Ok(Vec::new());
+        };
+        let row = Arc::new(row);
+        let out = visible(&row);
+        self.rows.insert(generation, class, row);
+        Ok(out)
+    }
+
     /// Runs `f` on the writer inside a savepoint of a group commit; an error rolls back `f`'s
-    /// changes only.
-    async fn with_writer<T, E, F>(&self, f: F) -> Result<T, E>
+    /// changes only. The cached rows `changed` names are dropped after the commit, before the
+    /// caller hears of it.
+    async fn with_writer<T, E, F>(&self, changed: rows::Changed, f: F) -> Result<T, E>
     where
         T: Send + 'static,
         E: Send + 'static + From<StoreError>,
         F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
     {
         let (tx, rx) = tokio::sync::oneshot::channel::<Result<T, E>>();
+        let cache = Arc::clone(&self.rows);
         let job: writer::Job = Box::new(move |conn| {
             let result = f(conn);
             let keep = result.is_ok();
             let finish: Box<dyn FnOnce(bool) + Send> = Box::new(move |durable| {
+                cache.forget(&changed);
                 let delivered = if durable {
                     result
                 } else {
@@ -279,7 +316,10 @@ impl Store for SqliteStore {
 
     async fn save_schema(&self, s: &ClassSchema) -> StoreResult<()> {
         let s = s.clone();
-        self.with_writer(move |c| schema::save(c, &s)).await
+        self.with_writer(rows::Changed::Class(s.class_name.clone()), move |c| {
+            schema::save(c, &s)
+        })
+        .await
     }
 
     async fn replace_schema(
@@ -288,7 +328,7 @@ impl Store for SqliteStore {
         previous: Option<&ClassSchema>,
     ) -> StoreResult<bool> {
         let (s, previous) = (s.clone(), previous.cloned());
-        self.with_writer(move |c| {
+        self.with_writer(rows::Changed::Class(s.class_name.clone()), move |c| {
             if schema::load_one(c, &s.class_name)? != previous {
                 return Ok(false);
             }
@@ -300,31 +340,43 @@ impl Store for SqliteStore {
 
     async fn delete_field(&self, class: &str, field: &str) -> StoreResult<()> {
         let (class, field) = (class.to_owned(), field.to_owned());
-        self.with_writer(move |c| schema::delete_field(c, &class, &field))
-            .await
+        self.with_writer(rows::Changed::Class(class.clone()), move |c| {
+            schema::delete_field(c, &class, &field)
+        })
+        .await
     }
 
     async fn ensure_unique(&self, class: &str, field: &str, case: crate::Case) -> StoreResult<()> {
         let (class, field) = (class.to_owned(), field.to_owned());
-        self.with_writer(move |c| schema::ensure_unique(c, &class, &field, case))
-            .await
+        self.with_writer(rows::Changed::Nothing, move |c| {
+            schema::ensure_unique(c, &class, &field, case)
+        })
+        .await
     }
 
     async fn purge(&self, class: &str) -> StoreResult<()> {
         let class = class.to_owned();
-        self.with_writer(move |c| schema::purge(c, &class)).await
+        self.with_writer(rows::Changed::Class(class.clone()), move |c| {
+            schema::purge(c, &class)
+        })
+        .await
     }
 
     async fn delete_class(&self, class: &str) -> StoreResult<()> {
         let class = class.to_owned();
-        self.with_writer(move |c| schema::delete_class(c, &class))
-            .await
+        self.with_writer(rows::Changed::Class(class.clone()), move |c| {
+            schema::delete_class(c, &class)
+        })
+        .await
     }
 
     async fn write(&self, writes: Vec<Write>) -> Result<Vec<WriteOutcome>, (usize, StoreError)> {
-        self.with_writer(move |c| write::apply(c, &writes).map_err(|(i, e)| write::Failed(i, e)))
-            .await
-            .map_err(|write::Failed(i, e)| (i, e))
+        let changed = rows::Changed::Objects(writes.iter().map(Write::key).collect());
+        self.with_writer(changed, move |c| {
+            write::apply(c, &writes).map_err(|(i, e)| write::Failed(i, e))
+        })
+        .await
+        .map_err(|write::Failed(i, e)| (i, e))
     }
 
     async fn find(
@@ -333,6 +385,14 @@ impl Store for SqliteStore {
         class: &str,
         spec: &FindSpec,
     ) -> StoreResult<Vec<StoredObject>> {
+        if let Some(id) = spec.by_id()
+            && spec.order.is_empty()
+            && spec.skip == 0
+            && spec.limit != Some(0)
+            && schemas.contains_key(class)
+        {
+            return self.find_by_id(class, id, spec.readers.as_deref()).await;
+        }
         let plan = compile::find_sql(schemas, class, spec)?;
         self.read(move |c| read::query_objects(c, &plan)).await
     }
@@ -351,6 +411,7 @@ impl Store for SqliteStore {
     async fn close(&self) {
         self.pool.closed.store(true, Ordering::Release);
         self.writer.close().await;
+        self.rows.clear();
         lock(&self.pool.readers).clear();
     }
 }

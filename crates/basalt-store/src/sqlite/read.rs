@@ -1,9 +1,10 @@
 //! Running compiled reads and turning rows into `StoredObject`s.
 
-use rusqlite::{Connection, Row, params_from_iter};
+use rusqlite::{Connection, OptionalExtension as _, Row, params_from_iter};
 
-use super::backend;
-use super::compile::SqlPlan;
+use super::compile::{OBJECT_COLUMNS, SqlPlan};
+use super::rows::CachedRow;
+use super::{backend, table_name};
 use crate::{StoreError, StoreResult, StoredObject};
 
 /// Decodes a row selected with `compile::OBJECT_COLUMNS`.
@@ -25,6 +26,39 @@ pub(crate) fn stored_object(cols: (String, String, String, String)) -> StoreResu
         updated_at,
         fields,
     })
+}
+
+/// One object by id with its read permissions, for the row cache; `None` when there is none.
+pub(crate) fn row_by_id(
+    conn: &Connection,
+    class: &str,
+    id: &str,
+) -> StoreResult<Option<CachedRow>> {
+    let sql = format!(
+        "SELECT {OBJECT_COLUMNS}, t0._rperm FROM {} AS t0 WHERE t0.objectId = ?1",
+        table_name(class)
+    );
+    let mut stmt = conn.prepare_cached(&sql).map_err(backend)?;
+    let found = stmt
+        .query_row([id], |row| {
+            Ok((object_from_row(row)?, row.get::<_, Option<String>>(4)?))
+        })
+        .optional()
+        .map_err(backend)?;
+    let Some((cols, rperm)) = found else {
+        return Ok(None);
+    };
+    let doc_len = cols.3.len();
+    let readers = rperm
+        .map(|ids| {
+            serde_json::from_str::<Vec<String>>(&ids).map_err(|e| {
+                StoreError::Backend(anyhow::anyhow!(
+                    "object {id} has unreadable read permissions: {e}"
+                ))
+            })
+        })
+        .transpose()?;
+    Ok(Some(CachedRow::new(stored_object(cols)?, readers, doc_len)))
 }
 
 /// Runs a find.

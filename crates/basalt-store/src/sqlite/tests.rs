@@ -167,3 +167,188 @@ async fn the_wal_starts_over_under_a_steady_write_load() {
     );
     store.close().await;
 }
+
+fn by_id_spec(id: &str, readers: Option<&[&str]>) -> FindSpec {
+    FindSpec {
+        readers: readers.map(|r| r.iter().map(|s| (*s).to_owned()).collect()),
+        ..FindSpec::filter(parse_where(&json!({ "objectId": id })).unwrap())
+    }
+}
+
+fn set(field: &str, value: serde_json::Value) -> basalt_core::ops::Patch {
+    basalt_core::ops::Patch {
+        changes: vec![basalt_core::ops::FieldChange {
+            field: field.into(),
+            sub: vec![],
+            op: basalt_core::ops::Op::Set(value),
+        }],
+    }
+}
+
+fn update(id: &str, patch: basalt_core::ops::Patch) -> crate::Write {
+    crate::Write::Update {
+        class: "Card".into(),
+        object_id: id.into(),
+        patch,
+        updated_at: "2024-01-02T00:00:00.000Z".into(),
+        relations: vec![],
+        writers: None,
+    }
+}
+
+async fn get_n(store: &SqliteStore, schemas: &SchemaMap, id: &str) -> Option<serde_json::Value> {
+    let found = store
+        .find(schemas, "Card", &by_id_spec(id, None))
+        .await
+        .unwrap();
+    found
+        .first()
+        .map(|o| o.fields.get("n").cloned().unwrap_or_default())
+}
+
+/// Gets by id are answered from the row cache after the first; every kind of write is seen by
+/// the next get all the same.
+#[tokio::test]
+async fn a_get_by_id_sees_every_write_before_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("rows.db"))
+        .await
+        .unwrap();
+    let mut schema = ClassSchema::new("Card");
+    schema
+        .fields
+        .insert("n".into(), FieldDef::of(FieldType::Number));
+    store.save_schema(&schema).await.unwrap();
+    let mut schemas = SchemaMap::new();
+    schemas.insert("Card".into(), Arc::new(schema));
+    let create = |id: &str, fields: serde_json::Value| crate::Write::Create {
+        class: "Card".into(),
+        object: crate::StoredObject {
+            object_id: id.into(),
+            created_at: "2024-01-01T00:00:00.000Z".into(),
+            updated_at: "2024-01-01T00:00:00.000Z".into(),
+            fields: fields.as_object().cloned().unwrap(),
+        },
+        relations: vec![],
+    };
+    store
+        .write(vec![create("c1", json!({"n": 1}))])
+        .await
+        .unwrap();
+
+    assert_eq!(get_n(&store, &schemas, "c1").await, Some(json!(1)));
+    assert_eq!(get_n(&store, &schemas, "c1").await, Some(json!(1)));
+    store
+        .write(vec![update("c1", set("n", json!(2)))])
+        .await
+        .unwrap();
+    assert_eq!(get_n(&store, &schemas, "c1").await, Some(json!(2)));
+
+    // A read-only ACL: the cached row answers each caller as the SQL would.
+    let acl = json!({"u1": {"read": true}});
+    store
+        .write(vec![update("c1", set("ACL", acl))])
+        .await
+        .unwrap();
+    for _ in 0..2 {
+        let mine = store
+            .find(&schemas, "Card", &by_id_spec("c1", Some(&["*", "u1"])))
+            .await
+            .unwrap();
+        let theirs = store
+            .find(&schemas, "Card", &by_id_spec("c1", Some(&["*", "u2"])))
+            .await
+            .unwrap();
+        assert_eq!((mine.len(), theirs.len()), (1, 0));
+    }
+
+    store.delete_field("Card", "n").await.unwrap();
+    assert_eq!(
+        get_n(&store, &schemas, "c1").await,
+        Some(serde_json::Value::Null)
+    );
+
+    store
+        .write(vec![crate::Write::Delete {
+            class: "Card".into(),
+            object_id: "c1".into(),
+            writers: None,
+        }])
+        .await
+        .unwrap();
+    assert_eq!(get_n(&store, &schemas, "c1").await, None);
+
+    store
+        .write(vec![create("c2", json!({"n": 5}))])
+        .await
+        .unwrap();
+    assert_eq!(get_n(&store, &schemas, "c2").await, Some(json!(5)));
+    store.purge("Card").await.unwrap();
+    assert_eq!(get_n(&store, &schemas, "c2").await, None);
+    store.close().await;
+}
+
+/// Readers racing a stream of writes never see a value go backwards, and once the writes are
+/// done every get sees the last one: a read from before a commit never stays in the cache.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gets_racing_writes_never_go_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(
+        SqliteStore::open(&dir.path().join("race.db"))
+            .await
+            .unwrap(),
+    );
+    let schema = ClassSchema::new("Card");
+    store.save_schema(&schema).await.unwrap();
+    let mut schemas = SchemaMap::new();
+    schemas.insert("Card".into(), Arc::new(schema));
+    let schemas = Arc::new(schemas);
+    store
+        .write(vec![crate::Write::Create {
+            class: "Card".into(),
+            object: crate::StoredObject {
+                object_id: "hot".into(),
+                created_at: "2024-01-01T00:00:00.000Z".into(),
+                updated_at: "2024-01-01T00:00:00.000Z".into(),
+                fields: json!({"n": 0}).as_object().cloned().unwrap(),
+            },
+            relations: vec![],
+        }])
+        .await
+        .unwrap();
+    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let readers: Vec<_> = (0..4)
+        .map(|_| {
+            let (store, schemas, done) =
+                (Arc::clone(&store), Arc::clone(&schemas), Arc::clone(&done));
+            tokio::spawn(async move {
+                let (mut last, mut reads) = (0, 0);
+                while !done.load(std::sync::atomic::Ordering::Acquire) {
+                    let n = get_n(&store, &schemas, "hot")
+                        .await
+                        .unwrap()
+                        .as_i64()
+                        .unwrap();
+                    assert!(n >= last, "went back from {last} to {n}");
+                    (last, reads) = (n, reads + 1);
+                    tokio::task::yield_now().await;
+                }
+                reads
+            })
+        })
+        .collect();
+    for n in 1..=300 {
+        store
+            .write(vec![update("hot", set("n", json!(n)))])
+            .await
+            .unwrap();
+        // Every get that starts after a write's commit sees it.
+        assert_eq!(get_n(&store, &schemas, "hot").await, Some(json!(n)));
+    }
+    done.store(true, std::sync::atomic::Ordering::Release);
+    for r in readers {
+        assert!(r.await.unwrap() > 0);
+    }
+    assert_eq!(get_n(&store, &schemas, "hot").await, Some(json!(300)));
+    store.close().await;
+}
