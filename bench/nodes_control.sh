@@ -1,0 +1,149 @@
+#!/usr/bin/env bash
+# How much of two nodes' loss against one is coordination: a control run on PostgreSQL.
+#
+# usage: bench/nodes_control.sh
+# env:   WORKLOADS ("get update me")  ROUNDS (3)  DURATION (10s)  WARMUP (2s)  CONNS (32)
+#        SEED (10000)  PGURL (postgres://postgres@127.0.0.1:5432)
+#        SKIP_BUILD (1 = use the existing target/release/basalt)
+#
+# Starts three basalt nodes on PostgreSQL, each on a free port with its own data dir:
+#   A1 and A2 share database basalt_nodes_a, as a two-node deployment does;
+#   B alone uses database basalt_nodes_b, seeded the same way (SEED BenchItem objects, the score
+#   index, one signed-up user).
+# All three stay up for the whole run, so every configuration has the same processes on the
+# machine. Then, per workload and round, with wrk and the anchor's lua/parse.lua:
+#   one       A1 alone, wrk -t2 -cCONNS;
+#   shared    A1 and A2 at once, wrk -t1 -cCONNS/2 each, the same database: what bench/run.sh
+#             NODES=2 measures;
+#   separate  A1 and B at once, wrk -t1 -cCONNS/2 each, two databases: two nodes that share no
+#             rows, no sessions and no cache-invalidation traffic, so nothing to coordinate.
+# It prints each round's req/s and two-node / one-node ratios, and the medians. What "shared"
+# loses beyond "separate" is the cost of coordination; what both lose is the cost of running
+# two processes, and two smaller batches, on the same cores.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(git -C "$here" rev-parse --show-toplevel)
+anchor=$(cd "$repo/../shared/anchors/parse-server" && pwd)
+WORKLOADS=${WORKLOADS:-get update me}; ROUNDS=${ROUNDS:-3}; DURATION=${DURATION:-10s}
+WARMUP=${WARMUP:-2s}; CONNS=${CONNS:-32}; SEED=${SEED:-10000}
+PGURL=${PGURL:-postgres://postgres@127.0.0.1:5432}
+APP_ID=bench; MASTER_KEY=benchmaster
+half=$((CONNS / 2))
+
+log() { printf '[control %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+for tool in wrk psql python3 curl; do command -v "$tool" >/dev/null || die "$tool is required"; done
+psql "$PGURL/postgres" -qtAc "select 1" >/dev/null 2>&1 || die "PostgreSQL is not reachable at $PGURL"
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/basalt-control.XXXXXX")
+pids=()
+cleanup() {
+  local rc=$?
+  set +e
+  trap - EXIT
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
+  wait 2>/dev/null
+  for db in basalt_nodes_a basalt_nodes_b; do
+    PGOPTIONS='-c client_min_messages=warning' psql "$PGURL/postgres" -qc "drop database if exists $db with (force)" >/dev/null 2>&1
+  done
+  rm -rf "$work"
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+if [ "${SKIP_BUILD:-}" != 1 ]; then
+  (cd "$repo" && cargo build --release -q -p basalt) || die "release build failed"
+fi
+bin=${CARGO_TARGET_DIR:-$repo/target}/release/basalt
+
+for db in basalt_nodes_a basalt_nodes_b; do
+  PGOPTIONS='-c client_min_messages=warning' psql "$PGURL/postgres" -qc "drop database if exists $db with (force)" \
+    -c "create database $db" >/dev/null || die "could not create database $db"
+done
+
+# start NAME DATABASE: starts a node, prints its URL
+start() {
+  env -u RUST_BACKTRACE -u RUST_LIB_BACKTRACE "$bin" serve --listen 127.0.0.1:0 \
+    --data-dir "$work/$1" --database-uri "$PGURL/$2" --app-id "$APP_ID" --master-key "$MASTER_KEY" \
+    > "$work/$1.out" 2> "$work/$1.log" &
+  local pid=$! url=""
+  pids+=("$pid")
+  for _ in $(seq 1 300); do
+    url=$(awk '/^listening on /{print $3; exit}' "$work/$1.out"); [ -n "$url" ] && break
+    kill -0 "$pid" 2>/dev/null || die "node $1 did not start: $(tail -3 "$work/$1.log")"; sleep 0.1
+  done
+  [ -n "$url" ] || die "node $1 did not start"
+  echo "$url"
+}
+
+# prepare URL NAME: seeds SEED objects and the index, signs a user up; ids in NAME.ids, token in NAME.token
+prepare() {
+  python3 "$here/seed.py" "$1" "$APP_ID" "$MASTER_KEY" "$SEED" > "$work/$2.ids" || die "seeding $2 failed"
+  curl -sf -H "X-Parse-Application-Id: $APP_ID" -H "X-Parse-Master-Key: $MASTER_KEY" \
+    -H "Content-Type: application/json" -X PUT "$1/schemas/BenchItem" \
+    -d '{"indexes":{"score_1":{"score":1}}}' >/dev/null || die "adding the index on $2 failed"
+  curl -sf -H "X-Parse-Application-Id: $APP_ID" -H "Content-Type: application/json" -X POST "$1/users" \
+    -d "{\"username\":\"control-$2\",\"password\":\"control-password-1\"}" \
+    | python3 -c 'import json,sys; print(json.load(sys.stdin)["sessionToken"])' > "$work/$2.token" \
+    || die "signing up on $2 failed"
+}
+
+a1=$(start a1 basalt_nodes_a); prepare "$a1" a
+a2=$(start a2 basalt_nodes_a)
+b=$(start b basalt_nodes_b); prepare "$b" b
+# As bench/run.sh does: this PostgreSQL runs with autovacuum off, and a table that was never
+# analysed gets no statistics, so the query workload's plan would be a poor one.
+for db in basalt_nodes_a basalt_nodes_b; do
+  PGOPTIONS='-c client_min_messages=warning' psql "$PGURL/$db" -qc "VACUUM ANALYZE" >/dev/null || die "VACUUM of $db failed"
+done
+log "A1 $a1 and A2 $a2 on basalt_nodes_a, B $b on basalt_nodes_b; $SEED objects each"
+
+# load URL DATA CONNS THREADS WORKLOAD DURATION: prints req/s
+load() {
+  local hostport path
+  hostport=$(echo "$1" | sed -E 's#^(https?://[^/]+).*#\1#'); path=$(echo "$1" | sed -E 's#^https?://[^/]+##')
+  WORKLOAD=$5 BASE_PATH=$path APP_ID=$APP_ID IDS_FILE="$work/$2.ids" SESSION_TOKEN=$(cat "$work/$2.token") \
+    wrk -t"$4" -c"$3" -d"$6" -s "$anchor/lua/parse.lua" "$hostport" | awk '/^Requests\/sec/{print $2}'
+}
+
+# pair URL1 DATA1 URL2 DATA2 WORKLOAD: both at once, prints the summed req/s
+pair() {
+  load "$1" "$2" "$half" 1 "$5" "$DURATION" > "$work/pair1" & local first=$!
+  load "$3" "$4" "$half" 1 "$5" "$DURATION" > "$work/pair2"
+  wait "$first"
+  python3 -c "print(float(open('$work/pair1').read()) + float(open('$work/pair2').read()))"
+}
+
+results="$work/results.txt"
+for w in $WORKLOADS; do
+  for target in "$a1 a" "$a2 a" "$b b"; do
+    read -r url data <<< "$target"; load "$url" "$data" "$half" 1 "$w" "$WARMUP" >/dev/null
+  done
+  for r in $(seq 1 "$ROUNDS"); do
+    one=$(load "$a1" a "$CONNS" 2 "$w" "$DURATION")
+    shared=$(pair "$a1" a "$a2" a "$w")
+    separate=$(pair "$a1" a "$b" b "$w")
+    echo "$w $r $one $shared $separate" >> "$results"
+    log "$w round $r: one $one, shared $shared, separate $separate"
+  done
+done
+
+python3 - "$results" "$(git -C "$repo" rev-parse --short HEAD)" "$CONNS" "$DURATION" <<'PY'
+import statistics, sys
+rows = [l.split() for l in open(sys.argv[1])]
+print(f"commit {sys.argv[2]}, wrk {sys.argv[3]} connections in all, {sys.argv[4]} per run\n")
+print("| workload | round | one node req/s | two nodes, one database | ratio | two nodes, two databases | ratio |")
+print("|---|---:|---:|---:|---:|---:|---:|")
+by = {}
+for w, r, one, shared, sep in rows:
+    one, shared, sep = float(one), float(shared), float(sep)
+    by.setdefault(w, []).append((shared / one, sep / one))
+    print(f"| {w} | {r} | {one:,.0f} | {shared:,.0f} | {shared/one:.2f} | {sep:,.0f} | {sep/one:.2f} |")
+print("\n| workload | median ratio, one database | median ratio, two databases | lost to coordination (two databases − one) |")
+print("|---|---:|---:|---:|")
+for w, pairs in by.items():
+    s = statistics.median(p[0] for p in pairs); d = statistics.median(p[1] for p in pairs)
+    print(f"| {w} | {s:.2f} | {d:.2f} | {d - s:+.2f} |")
+PY
