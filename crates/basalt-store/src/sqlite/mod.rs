@@ -54,6 +54,35 @@ pub struct SqliteStore {
     pool: Arc<Pool>,
     writer: writer::Writer,
     rows: Arc<rows::RowCache>,
+    /// The exclusive lock on `<database>.lock`, held until `close`.
+    owner: Mutex<Option<std::fs::File>>,
+}
+
+/// Takes the exclusive lock that makes this process the database's only user, on a file beside
+/// it. The row cache is exact only because every write passes through this process's writer;
+/// a second `basalt serve` (or an import) on the same file would change rows behind its back.
+fn own_database(path: &Path) -> anyhow::Result<std::fs::File> {
+    let mut lock_path = path.as_os_str().to_owned();
+    lock_path.push(".lock");
+    let lock_path = PathBuf::from(lock_path);
+    let mut options = std::fs::OpenOptions::new();
+    options.create(true).truncate(false).write(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let file = options
+        .open(&lock_path)
+        .with_context(|| format!("creating {}", lock_path.display()))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => anyhow::bail!(
+            "{} is in use by another basalt process; the embedded store belongs to one process. \
+             Stop that process first, or run several nodes on PostgreSQL (--database-uri)",
+            path.display()
+        ),
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(e).with_context(|| format!("locking {}", lock_path.display()))
+        }
+    }
 }
 
 fn open_connection(path: &Path) -> anyhow::Result<Connection> {
@@ -180,19 +209,20 @@ impl SqliteStore {
     /// `open`, with its own checkpoint schedule.
     async fn open_with(path: &Path, wal: writer::WalPolicy) -> anyhow::Result<SqliteStore> {
         let path = path.to_path_buf();
-        let (conn, checkpoint_conn) = tokio::task::spawn_blocking({
+        let (conn, checkpoint_conn, owner) = tokio::task::spawn_blocking({
             let path = path.clone();
-            move || -> anyhow::Result<(Connection, Connection)> {
+            move || -> anyhow::Result<(Connection, Connection, std::fs::File)> {
                 if let Some(dir) = path.parent()
                     && !dir.as_os_str().is_empty()
                 {
                     std::fs::create_dir_all(dir)?;
                 }
                 restrict_to_owner(&path)?;
+                let owner = own_database(&path)?;
                 let conn = open_connection(&path)?;
                 schema::init(&conn)?;
                 let checkpoint_conn = open_connection(&path)?;
-                Ok((conn, checkpoint_conn))
+                Ok((conn, checkpoint_conn, owner))
             }
         })
         .await??;
@@ -206,6 +236,7 @@ impl SqliteStore {
             }),
             writer: writer::Writer::start(conn, checkpoint_conn, wal)?,
             rows: Arc::new(rows::RowCache::new(rows::DEFAULT_BUDGET_BYTES)),
+            owner: Mutex::new(Some(owner)),
         })
     }
 
@@ -413,5 +444,7 @@ impl Store for SqliteStore {
         self.writer.close().await;
         self.rows.clear();
         lock(&self.pool.readers).clear();
+        // Closing the file releases the lock: another process may open the database now.
+        lock(&self.owner).take();
     }
 }

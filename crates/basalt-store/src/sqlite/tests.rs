@@ -352,3 +352,26 @@ async fn gets_racing_writes_never_go_back() {
     assert_eq!(get_n(&store, &schemas, "hot").await, Some(json!(300)));
     store.close().await;
 }
+
+/// One process at a time: the row cache is exact only if every write passes this store.
+#[tokio::test]
+async fn a_second_opener_is_refused_until_the_first_closes() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("owned.db");
+    let first = SqliteStore::open(&path).await.unwrap();
+
+    let refused = SqliteStore::open(&path)
+        .await
+        .err()
+        .expect("a second opener");
+    assert!(
+        refused
+            .to_string()
+            .contains("in use by another basalt process"),
+        "{refused:#}"
+    );
+
+    first.close().await;
+    let second = SqliteStore::open(&path).await.unwrap();
+    second.close().await;
+}

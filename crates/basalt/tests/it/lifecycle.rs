@@ -177,3 +177,33 @@ async fn options_for_later_capabilities_are_accepted() -> anyhow::Result<()> {
     assert_eq!((status, body), (200, json!({"status": "ok"})));
     Ok(())
 }
+
+#[tokio::test]
+async fn a_second_server_on_the_same_data_dir_is_refused() -> anyhow::Result<()> {
+    // The embedded store, whatever store the suite runs on: that is the one a process owns.
+    let dir = tempfile::tempdir()?;
+    let first = TestServer::start_on(
+        dir.path(),
+        None,
+        &["--app-id", "it-app", "--master-key", "it-master"],
+    )
+    .await?;
+
+    let out = tokio::process::Command::new(binary())
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path())
+        .args(["--app-id", "it-app", "--master-key", "it-master"])
+        .output()
+        .await?;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+
+    assert!(!out.status.success(), "a second server started: {stderr}");
+    assert!(
+        stderr.contains("in use by another basalt process"),
+        "{stderr}"
+    );
+    // The first one is unharmed.
+    let (code, _) = first.create("StillHere", json!({"v": 1})).await?;
+    assert_eq!(code, 201);
+    Ok(())
+}
