@@ -338,9 +338,9 @@ load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 first_workload=1
 for w in $WORKLOADS; do
   case $w in create|get|query|update|count|me) ;; *) die "unknown workload $w" ;; esac
-  # Autovacuum is off here (see vacuum_db): without this, a workload would also measure the dead
-  # row versions the one before it left, and basalt's update run leaves some twenty times as many
-  # as Parse's (its count then walked 23,605 index entries for 1,352 live rows).
+  # Autovacuum is off here (see vacuum_db): without this, a workload would also walk the dead row
+  # versions the one before it left, and basalt's update run leaves some twenty times as many as
+  # Parse's. Vacuuming between workloads stands in for autovacuum, for both servers alike.
   if [ -z "$first_workload" ]; then
     vacuum_db "$PARSE_DB"
     if [ "$BASALT_STORE" = postgres ]; then vacuum_db "$BASALT_DB"; fi
