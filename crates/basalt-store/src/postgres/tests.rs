@@ -670,3 +670,29 @@ async fn updates_fail_alone(with_duplicates: bool, test: &str) {
     }
     assert_eq!(score_of(&store, &schemas, "obj0000020").await, 7.0);
 }
+
+async fn setting(store: &PgStore, name: &str) -> String {
+    let client = store.pool.get().await.unwrap();
+    let row = client
+        .query_one(&format!("SHOW {name}"), &[])
+        .await
+        .unwrap();
+    row.get(0)
+}
+
+/// basalt's connections plan for SSDs unless the URI's own options say otherwise.
+#[tokio::test]
+async fn connections_plan_for_ssds_unless_the_uri_says_otherwise() {
+    let Some(db) = FreshDatabase::create("session_defaults").await.unwrap() else {
+        return;
+    };
+    let store = PgStore::connect(&db.uri).await.unwrap();
+    assert_eq!(setting(&store, "random_page_cost").await, "1.1");
+    store.close().await;
+
+    let separator = if db.uri.contains('?') { '&' } else { '?' };
+    let own = format!("{}{separator}options=-c%20random_page_cost%3D2.5", db.uri);
+    let store = PgStore::connect(&own).await.unwrap();
+    assert_eq!(setting(&store, "random_page_cost").await, "2.5");
+    store.close().await;
+}
