@@ -225,27 +225,32 @@ const SHARED_PAGE_MAX: usize = 100;
 /// the machine's noise (decision 0011, addendum 2).
 const SESSION_DEFAULTS: &str = "-c random_page_cost=1.1";
 
-/// `config` with `SESSION_DEFAULTS` before the options it already has.
+/// `config` with `SESSION_DEFAULTS` before the options it already has, so theirs win.
 fn with_session_defaults(config: &tokio_postgres::Config) -> tokio_postgres::Config {
-    let mut config = config.clone();
-    let options = match config.get_options() {
-        Some(given) => format!("{SESSION_DEFAULTS} {given}"),
-        None => SESSION_DEFAULTS.to_owned(),
-    };
-    config.options(options);
-    config
+    with_options(config, SESSION_DEFAULTS, false)
 }
 
-/// `config` with a statement timeout added to the options the connection sends.
+/// `config` with a statement timeout after the options it already has, so the timeout wins.
 fn with_statement_timeout(
     config: &tokio_postgres::Config,
     timeout: Duration,
 ) -> tokio_postgres::Config {
-    let mut config = config.clone();
     let timeout = format!("-c statement_timeout={}", timeout.as_millis().max(1));
+    with_options(config, &timeout, true)
+}
+
+/// `config` with `ours` added to the options the connection sends; of two `-c` for the same
+/// setting the later wins, so `ours_win` puts ours last.
+fn with_options(
+    config: &tokio_postgres::Config,
+    ours: &str,
+    ours_win: bool,
+) -> tokio_postgres::Config {
+    let mut config = config.clone();
     let options = match config.get_options() {
-        Some(given) => format!("{given} {timeout}"),
-        None => timeout,
+        None => ours.to_owned(),
+        Some(given) if ours_win => format!("{given} {ours}"),
+        Some(given) => format!("{ours} {given}"),
     };
     config.options(options);
     config

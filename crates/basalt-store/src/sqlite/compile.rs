@@ -738,49 +738,6 @@ fn where_clause(
     Ok((format!("{sql}{acl}"), c.params, c.near_order))
 }
 
-/// The SELECT of one object by id (what every `get` asks), built in one pass: through the
-/// general compiler, formatting this short statement cost more instructions than SQLite spent
-/// running it. The statement is the one the compiler would produce, so results cannot differ
-/// (`by_id_matches_the_compiler` below holds it to that).
-fn by_id_sql(class: &str, spec: &FindSpec) -> Option<SqlPlan> {
-    let id = spec.by_id()?;
-    if !spec.order.is_empty() {
-        return None;
-    }
-    let readers = spec.readers.as_deref();
-    let mut params = Vec::with_capacity(3 + readers.map_or(0, <[String]>::len));
-    let mut sql = String::with_capacity(256);
-    sql.push_str("SELECT ");
-    sql.push_str(OBJECT_COLUMNS);
-    sql.push_str(" FROM ");
-    sql.push_str(&table_name(class));
-    sql.push_str(" AS t0 WHERE t0.objectId = ?1");
-    params.push(Sql::Text(id.to_owned()));
-    if let Some(readers) = readers {
-        sql.push_str(" AND (t0._rperm IS NULL OR EXISTS (SELECT 1 FROM json_each(t0._rperm) WHERE value IN (");
-        for (i, r) in readers.iter().enumerate() {
-            params.push(Sql::Text(r.clone()));
-            if i > 0 {
-                sql.push_str(", ");
-            }
-            sql.push('?');
-            sql.push_str(&params.len().to_string());
-        }
-        sql.push_str(")))");
-    }
-    let limit = spec
-        .limit
-        .map_or(-1, |l| i64::try_from(l).unwrap_or(i64::MAX));
-    params.push(Sql::Integer(limit));
-    params.push(Sql::Integer(i64::try_from(spec.skip).unwrap_or(i64::MAX)));
-    sql.push_str(&format!(
-        " LIMIT ?{} OFFSET ?{}",
-        params.len() - 1,
-        params.len()
-    ));
-    Some(SqlPlan { sql, params })
-}
-
 /// The SELECT for a find, or None when the class has no storage yet (no results).
 pub(crate) fn find_sql(
     schemas: &SchemaMap,
@@ -790,9 +747,6 @@ pub(crate) fn find_sql(
     let Some(schema) = schemas.get(class) else {
         return Ok(None);
     };
-    if let Some(plan) = by_id_sql(class, spec) {
-        return Ok(Some(plan));
-    }
     compiled_find_sql(schemas, schema, class, spec).map(Some)
 }
 
@@ -870,39 +824,4 @@ pub(crate) fn count_sql(
         table_name(class)
     );
     Ok(Some(SqlPlan { sql, params }))
-}
-
-#[cfg(test)]
-mod tests {
-    use std::sync::Arc;
-
-    use super::*;
-
-    /// The get-by-id shortcut must write exactly the statement and values the general compiler
-    /// writes, with and without an ACL, or the two paths could answer differently.
-    #[test]
-    fn by_id_matches_the_compiler() {
-        let schema = ClassSchema::new("Item");
-        let mut schemas = SchemaMap::new();
-        schemas.insert("Item".into(), Arc::new(schema.clone()));
-        for readers in [
-            None,
-            Some(vec!["*".to_owned(), "u1".to_owned(), "role:a".to_owned()]),
-        ] {
-            let spec = FindSpec {
-                filter: Filter::Field(
-                    FieldPath::parse("objectId"),
-                    Condition::Eq(Value::String("abc123".into())),
-                ),
-                order: vec![],
-                limit: Some(1),
-                skip: 0,
-                readers,
-            };
-            let short = by_id_sql("Item", &spec).expect("a get by id takes the shortcut");
-            let general = compiled_find_sql(&schemas, &schema, "Item", &spec).unwrap();
-            assert_eq!(short.sql, general.sql);
-            assert_eq!(short.params, general.params);
-        }
-    }
 }

@@ -62,16 +62,8 @@ pub struct SqliteStore {
 /// it. The row cache is exact only because every write passes through this process's writer;
 /// a second `basalt serve` (or an import) on the same file would change rows behind its back.
 fn own_database(path: &Path) -> anyhow::Result<std::fs::File> {
-    let mut lock_path = path.as_os_str().to_owned();
-    lock_path.push(".lock");
-    let lock_path = PathBuf::from(lock_path);
-    let mut options = std::fs::OpenOptions::new();
-    options.create(true).truncate(false).write(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let file = options
-        .open(&lock_path)
-        .with_context(|| format!("creating {}", lock_path.display()))?;
+    let lock_path = beside(path, ".lock");
+    let file = open_owner_only(&lock_path)?;
     match file.try_lock() {
         Ok(()) => Ok(file),
         Err(std::fs::TryLockError::WouldBlock) => anyhow::bail!(
@@ -169,26 +161,37 @@ fn interrupted(e: &StoreError) -> bool {
     }
 }
 
+/// `path` with `suffix` added to its file name (`basalt.db` and `-wal`: `basalt.db-wal`).
+fn beside(path: &Path, suffix: &str) -> PathBuf {
+    let mut file = path.as_os_str().to_owned();
+    file.push(suffix);
+    PathBuf::from(file)
+}
+
+/// Opens `path` for appending, creating it, if missing, readable by the owner alone.
+fn open_owner_only(path: &Path) -> anyhow::Result<std::fs::File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.create(true).append(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options
+        .open(path)
+        .with_context(|| format!("creating {}", path.display()))
+}
+
 /// Makes the database file (created empty if missing) and its WAL and shared-memory files
 /// readable by the owner alone: they hold password hashes and every user's data. SQLite gives
 /// the WAL and shm files it creates the database file's mode.
 #[cfg(unix)]
 fn restrict_to_owner(path: &Path) -> anyhow::Result<()> {
-    use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
-    std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .mode(0o600)
-        .open(path)
-        .with_context(|| format!("creating {}", path.display()))?;
+    use std::os::unix::fs::PermissionsExt as _;
+    open_owner_only(path)?;
     for suffix in ["", "-wal", "-shm"] {
-        let mut file = path.as_os_str().to_owned();
-        file.push(suffix);
-        let file = Path::new(&file);
-        if let Ok(meta) = std::fs::metadata(file)
+        let file = beside(path, suffix);
+        if let Ok(meta) = std::fs::metadata(&file)
             && meta.permissions().mode() & 0o077 != 0
         {
-            std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o600))
+            std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600))
                 .with_context(|| format!("restricting {}", file.display()))?;
         }
     }

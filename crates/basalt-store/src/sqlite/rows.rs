@@ -51,10 +51,9 @@ impl CachedRow {
 }
 
 /// What a commit may have changed.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(super) enum Changed {
     /// Nothing cached (schema metadata only).
-    #[default]
     Nothing,
     /// These objects, as (class, objectId).
     Objects(Vec<(String, String)>),

@@ -83,7 +83,7 @@ fn checkpoint_loop(
     while let Err(mpsc::RecvTimeoutError::Timeout) = stop.recv_timeout(policy.checkpoint_every) {
         let mut previous_log = None;
         for _ in 0..MAX_PASSES {
-            match conn.wal_checkpoint_v2(None::<&str>, CheckpointMode::PASSIVE) {
+            match passive_checkpoint(conn) {
                 Ok((log, _)) if log >= policy.restart_frames => {
                     // `log - previous` frames arrived while the last pass ran.
                     if previous_log.is_some_and(|p| log - p <= policy.catch_up_frames) {
@@ -100,6 +100,12 @@ fn checkpoint_loop(
             }
         }
     }
+}
+
+/// Copies what it can of the WAL back without waiting for anyone: (frames in the log, frames
+/// copied so far).
+fn passive_checkpoint(conn: &Connection) -> rusqlite::Result<(i32, i32)> {
+    conn.wal_checkpoint_v2(None::<&str>, CheckpointMode::PASSIVE)
 }
 
 impl Writer {
@@ -197,7 +203,7 @@ fn run(conn: Connection, rx: &mpsc::Receiver<Message>, catch_up: &AtomicBool) {
 /// the log over. When that cannot happen now (a reader still needs old frames), the background
 /// thread asks again after a later pass.
 fn catch_up_checkpoint(conn: &Connection) {
-    if let Err(e) = conn.wal_checkpoint_v2(None::<&str>, CheckpointMode::PASSIVE) {
+    if let Err(e) = passive_checkpoint(conn) {
         tracing::debug!(error = %e, "WAL catch-up checkpoint in the writer did not run");
     }
 }
