@@ -22,6 +22,8 @@
 # two processes, and two smaller batches, on the same cores.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=bench/lib.sh
+. "$here/lib.sh"
 repo=$(git -C "$here" rev-parse --show-toplevel)
 anchor=$(cd "$repo/../shared/anchors/parse-server" && pwd)
 WORKLOADS=${WORKLOADS:-get update me}; ROUNDS=${ROUNDS:-3}; DURATION=${DURATION:-10s}
@@ -63,19 +65,17 @@ for db in basalt_nodes_a basalt_nodes_b; do
     -c "create database $db" >/dev/null || die "could not create database $db"
 done
 
-# start NAME DATABASE: starts a node, prints its URL
+# start NAME DATABASE: starts a node and sets url_NAME to its URL. Not run in a command
+# substitution, so that its pid reaches `pids` and the cleanup stops it.
 start() {
   env -u RUST_BACKTRACE -u RUST_LIB_BACKTRACE "$bin" serve --listen 127.0.0.1:0 \
     --data-dir "$work/$1" --database-uri "$PGURL/$2" --app-id "$APP_ID" --master-key "$MASTER_KEY" \
     > "$work/$1.out" 2> "$work/$1.log" &
-  local pid=$! url=""
+  local pid=$!
   pids+=("$pid")
-  for _ in $(seq 1 300); do
-    url=$(awk '/^listening on /{print $3; exit}' "$work/$1.out"); [ -n "$url" ] && break
-    kill -0 "$pid" 2>/dev/null || die "node $1 did not start: $(tail -3 "$work/$1.log")"; sleep 0.1
-  done
-  [ -n "$url" ] || die "node $1 did not start"
-  echo "$url"
+  local url
+  url=$(wait_listening "$work/$1.out" "$pid") || die "node $1 did not start: $(tail -3 "$work/$1.log")"
+  printf -v "url_$1" '%s' "$url"
 }
 
 # prepare URL NAME: seeds SEED objects and the index, signs a user up; ids in NAME.ids, token in NAME.token
@@ -90,13 +90,13 @@ prepare() {
     || die "signing up on $2 failed"
 }
 
-a1=$(start a1 basalt_nodes_a); prepare "$a1" a
-a2=$(start a2 basalt_nodes_a)
-b=$(start b basalt_nodes_b); prepare "$b" b
+start a1 basalt_nodes_a; a1=$url_a1; prepare "$a1" a
+start a2 basalt_nodes_a; a2=$url_a2
+start b basalt_nodes_b; b=$url_b; prepare "$b" b
 # As bench/run.sh does: this PostgreSQL runs with autovacuum off, and a table that was never
 # analysed gets no statistics, so the query workload's plan would be a poor one.
 for db in basalt_nodes_a basalt_nodes_b; do
-  PGOPTIONS='-c client_min_messages=warning' psql "$PGURL/$db" -qc "VACUUM ANALYZE" >/dev/null || die "VACUUM of $db failed"
+  pg_vacuum "$PGURL/$db" || die "VACUUM of $db failed"
 done
 log "A1 $a1 and A2 $a2 on basalt_nodes_a, B $b on basalt_nodes_b; $SEED objects each"
 

@@ -17,6 +17,8 @@
 # (context switches, wake-ups) shows up on finish_task_switch / _raw_spin_unlock_irqrestore. Needs perf (Debian: linux-perf) and perf_event_paranoid <= 2 or root.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=bench/lib.sh
+. "$here/lib.sh"
 repo=$(git -C "$here" rev-parse --show-toplevel)
 anchor=$(cd "$repo/../shared/anchors/parse-server" && pwd)
 CONNS=${CONNS:-32}; THREADS=${THREADS:-2}; SEED=${SEED:-10000}
@@ -53,12 +55,7 @@ fi
 env -u RUST_BACKTRACE -u RUST_LIB_BACKTRACE "$repo/target/release/basalt" serve --listen 127.0.0.1:0 --data-dir "$work/data" --app-id "$APP_ID" \
   --master-key "$MASTER_KEY" > "$work/basalt.out" 2> "$work/basalt.log" &
 basalt_pid=$!
-url=""
-for _ in $(seq 1 300); do
-  url=$(awk '/^listening on /{print $3; exit}' "$work/basalt.out"); [ -n "$url" ] && break
-  kill -0 "$basalt_pid" 2>/dev/null || die "basalt did not start: $(cat "$work/basalt.log")"; sleep 0.1
-done
-[ -n "$url" ] || die "basalt did not start"
+url=$(wait_listening "$work/basalt.out" "$basalt_pid") || die "basalt did not start: $(cat "$work/basalt.log")"
 python3 "$here/seed.py" "$url" "$APP_ID" "$MASTER_KEY" "$SEED" > "$work/ids.txt" || die "seeding failed"
 curl -sf -H "X-Parse-Application-Id: $APP_ID" -H "X-Parse-Master-Key: $MASTER_KEY" \
   -H "Content-Type: application/json" -X PUT "$url/schemas/BenchItem" \

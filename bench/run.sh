@@ -40,6 +40,8 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=bench/lib.sh
+. "$here/lib.sh"
 repo=$(git -C "$here" rev-parse --show-toplevel)
 anchor=$(cd "$repo/../shared/anchors/parse-server" && pwd)
 
@@ -134,18 +136,6 @@ case $target_dir in /*) ;; *) target_dir="$repo/$target_dir" ;; esac
 basalt_bin="$target_dir/release/basalt"; ceiling_bin="$target_dir/release/bench-ceiling"
 [ -x "$basalt_bin" ] && [ -x "$ceiling_bin" ] || die "missing release binaries in $target_dir/release"
 
-# wait_listening FILE PID: waits for "listening on URL" in FILE, prints URL
-wait_listening() {
-  local file=$1 pid=$2 i url
-  for i in $(seq 1 300); do
-    url=$(awk '/^listening on /{print $3; exit}' "$file" 2>/dev/null)
-    [ -n "$url" ] && { echo "$url"; return 0; }
-    kill -0 "$pid" 2>/dev/null || return 1
-    sleep 0.1
-  done
-  return 1
-}
-
 # ---- start the servers ---------------------------------------------------------------------
 if (exec 3<>"/dev/tcp/127.0.0.1/$PARSE_PORT") 2>/dev/null; then
   die "port $PARSE_PORT is in use (a leftover Parse? see ps/ss); set PARSE_PORT"
@@ -215,7 +205,7 @@ prepare basalt "$basalt_url"
 # The PostgreSQL here runs with autovacuum off. A table just bulk-loaded has full pages and a
 # table never vacuumed piles up dead row versions that every index lookup then walks, which no
 # production table with autovacuum on looks like; vacuum both servers' databases once, alike.
-vacuum_db() { PGOPTIONS='-c client_min_messages=warning' psql "$PGURL/$1" -qc "VACUUM ANALYZE" >/dev/null || die "VACUUM of $1 failed"; }
+vacuum_db() { pg_vacuum "$PGURL/$1" || die "VACUUM of $1 failed"; }
 vacuum_db "$PARSE_DB"
 [ "$BASALT_STORE" = postgres ] && vacuum_db "$BASALT_DB"
 if [ "$NODES" = 2 ]; then

@@ -1,0 +1,21 @@
+# Shell functions the bench scripts share; sourced, not run.
+
+# wait_listening FILE PID: waits (up to 30 s) for basalt's "listening on URL" line in FILE and
+# prints URL; fails at once if PID has exited.
+wait_listening() {
+  local file=$1 pid=$2 i url
+  for i in $(seq 1 300); do
+    url=$(awk '/^listening on /{print $3; exit}' "$file" 2>/dev/null)
+    [ -n "$url" ] && { echo "$url"; return 0; }
+    kill -0 "$pid" 2>/dev/null || return 1
+    sleep 0.1
+  done
+  return 1
+}
+
+# pg_vacuum DATABASE_URL: VACUUM ANALYZE the whole database. The PostgreSQL here runs with
+# autovacuum off: a table just bulk-loaded has full pages, and one never vacuumed piles up dead
+# row versions that every index lookup then walks, which no production table looks like.
+pg_vacuum() {
+  PGOPTIONS='-c client_min_messages=warning' psql "$1" -qc "VACUUM ANALYZE" >/dev/null
+}
