@@ -14,6 +14,7 @@ use basalt_core::value::{GeoPoint, as_pointer};
 use serde_json::{Value, json};
 use tokio_postgres::types::ToSql;
 
+use super::geo_cap::LatLngBox;
 use super::regex::pg_regex;
 use super::schema::text_words_expr;
 use super::sql::{literal, table};
@@ -154,6 +155,20 @@ pub(crate) fn geo_index_expr(alias: &str, field: &str) -> String {
         doc_path(alias, std::slice::from_ref(&field.to_owned()), false)
     )
 }
+
+/// The bounding box of a Polygon field (`basalt_polygon_box`), which its GiST index is built
+/// on; with `alias.` before `doc`.
+pub(crate) fn polygon_box_expr(alias: &str, field: &str) -> String {
+    format!(
+        "basalt_polygon_box({})",
+        doc_path(alias, std::slice::from_ref(&field.to_owned()), false)
+    )
+}
+
+/// How far (in degrees) the box a `$geoIntersects` point is looked up with reaches past the
+/// point: rounding in the ray-casting test may place an edge crossing a few units in the last
+/// place outside a polygon's bounding box, and this keeps such a point among the candidates.
+const POLYGON_BOX_SLACK: f64 = 1e-9;
 
 /// The jsonb expression of a key (for GIN indexes), without a table alias.
 pub(crate) fn json_expr(key: &str) -> Option<String> {
@@ -801,7 +816,17 @@ impl<'a> Compiler<'a> {
                 } else {
                     format!("({lng} >= {w} OR {lng} <= {e})")
                 };
-                format!("({lat} BETWEEN {s} AND {n} AND {lng_ok})")
+                let within = self.box_prefilter(
+                    &ft,
+                    path,
+                    Some(LatLngBox {
+                        south: southwest.latitude,
+                        west: southwest.longitude,
+                        north: northeast.latitude,
+                        east: northeast.longitude,
+                    }),
+                );
+                format!("({within}{lat} BETWEEN {s} AND {n} AND {lng_ok})")
             }
             Condition::WithinPolygon(points) => {
                 let (lat, lng) = self.lat_lng(path);
@@ -810,7 +835,8 @@ impl<'a> Compiler<'a> {
                     .map(|p| json!([p.latitude, p.longitude]))
                     .collect();
                 let b = self.bind_json(Value::Array(pairs));
-                format!("basalt_in_polygon({lat}, {lng}, {b})")
+                let within = self.box_prefilter(&ft, path, LatLngBox::around(points));
+                format!("({within}basalt_in_polygon({lat}, {lng}, {b}))")
             }
             Condition::Intersects(point) => {
                 let coords = self.json(
@@ -820,11 +846,12 @@ impl<'a> Compiler<'a> {
                     },
                     Part::Whole,
                 );
+                let candidates = self.polygon_prefilter(&ft, path, point);
                 let (a, b) = (
                     self.bind_f64(point.latitude),
                     self.bind_f64(point.longitude),
                 );
-                format!("basalt_in_polygon({a}, {b}, {coords})")
+                format!("({candidates}basalt_in_polygon({a}, {b}, {coords}))")
             }
         })
     }
@@ -998,6 +1025,45 @@ impl<'a> Compiler<'a> {
             "ST_DWithin({geog}, ST_SetSRID(ST_MakePoint({lng}, {lat}), 4326)::geography, \
              {metres}, false) AND "
         )
+    }
+
+    /// `geo_prefilter` for a cap that holds the whole box: the planar `$box` and `$polygon`
+    /// tests that follow it then decide alone, on the rows the geo index kept.
+    fn box_prefilter(
+        &mut self,
+        ft: &Option<FieldType>,
+        path: &FieldPath,
+        bounds: Option<LatLngBox>,
+    ) -> String {
+        match bounds.and_then(|b| b.cap()) {
+            Some((center, radians)) => self.geo_prefilter(ft, path, &center, radians),
+            None => String::new(),
+        }
+    }
+
+    /// For a Polygon field: `basalt_polygon_box(…) && box AND `, which its GiST index answers:
+    /// only polygons whose bounding box holds the point (give or take `POLYGON_BOX_SLACK`) can
+    /// hold it, so the exact ray casting that follows decides alone. Otherwise nothing.
+    fn polygon_prefilter(
+        &mut self,
+        ft: &Option<FieldType>,
+        path: &FieldPath,
+        point: &GeoPoint,
+    ) -> String {
+        let finite = point.latitude.is_finite() && point.longitude.is_finite();
+        if !finite || !matches!(ft, Some(FieldType::Polygon)) || !safe_segment(&path.field) {
+            return String::new();
+        }
+        let bounds = polygon_box_expr(&self.alias(), &path.field);
+        let (s, w) = (
+            self.bind_f64(point.latitude - POLYGON_BOX_SLACK),
+            self.bind_f64(point.longitude - POLYGON_BOX_SLACK),
+        );
+        let (n, e) = (
+            self.bind_f64(point.latitude + POLYGON_BOX_SLACK),
+            self.bind_f64(point.longitude + POLYGON_BOX_SLACK),
+        );
+        format!("{bounds} && box(point({s}, {w}), point({n}, {e})) AND ")
     }
 
     fn distance(&mut self, path: &FieldPath, lat: f64, lng: f64) -> String {

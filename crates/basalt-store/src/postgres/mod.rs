@@ -8,6 +8,7 @@
 
 mod combine;
 mod compile;
+mod geo_cap;
 pub mod notify;
 mod read;
 mod regex;

@@ -9,7 +9,9 @@ use basalt_core::{ErrorCode, ParseError};
 use deadpool_postgres::Object;
 use serde_json::Value;
 
-use super::compile::{direction_sql, geo_index_expr, index_expr, json_expr, strip_alias};
+use super::compile::{
+    direction_sql, geo_index_expr, index_expr, json_expr, polygon_box_expr, strip_alias,
+};
 use super::sql::{
     INIT_FUNCTIONS, INIT_LOCK, INIT_POSTGIS, INIT_TABLES, class_lock, class_name_fits, ident,
     index_lock, quote, schema_index, table, table_ident, unique_index,
@@ -141,25 +143,30 @@ fn create_index_sql(class: &str, def: &IndexDef, concurrently: bool) -> String {
     )
 }
 
-/// The indexes the schema declares and, with PostGIS, a GiST index on each GeoPoint field
-/// (`ix_<Class>_<field>_geo`), which `$nearSphere` with a `$maxDistance` and `$centerSphere`
-/// use (see `compile::geo_index_expr`).
+/// The indexes the schema declares and a GiST index (`ix_<Class>_<field>_geo`) on each Polygon
+/// field's bounding box, which `$geoIntersects` uses (`compile::polygon_box_expr`), and, with
+/// PostGIS, on each GeoPoint field, which `$nearSphere` with a `$maxDistance`, `$centerSphere`,
+/// `$box` and `$polygon` use (`compile::geo_index_expr`).
 fn declared_indexes(schema: &ClassSchema, postgis: bool) -> StoreResult<Vec<IndexDef>> {
     let mut defs = schema
         .indexes
         .iter()
         .map(|(name, keys)| index_def(schema, name, keys))
         .collect::<StoreResult<Vec<_>>>()?;
-    if postgis {
-        for (field, def) in &schema.fields {
-            if def.field_type == FieldType::GeoPoint && safe_segment(field) {
-                defs.push(IndexDef {
-                    name: schema_index(&schema.class_name, &format!("{field}_geo")),
-                    using: "gist",
-                    keys: strip_alias(&geo_index_expr("t0", field)),
-                });
-            }
+    for (field, def) in &schema.fields {
+        if !safe_segment(field) {
+            continue;
         }
+        let keys = match def.field_type {
+            FieldType::GeoPoint if postgis => geo_index_expr("t0", field),
+            FieldType::Polygon => polygon_box_expr("t0", field),
+            _ => continue,
+        };
+        defs.push(IndexDef {
+            name: schema_index(&schema.class_name, &format!("{field}_geo")),
+            using: "gist",
+            keys: strip_alias(&keys),
+        });
     }
     Ok(defs)
 }

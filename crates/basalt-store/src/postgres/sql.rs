@@ -146,6 +146,17 @@ LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
                  ELSE basalt_num(item -> 'longitude') END)) AS c(k, v)
 $$;
 
+-- The latitude/longitude bounding box of a Polygon value, NULL where `basalt_in_polygon` finds
+-- no polygon to test (fewer than three points, or a coordinate that is not a number).
+CREATE OR REPLACE FUNCTION basalt_polygon_box(polygon jsonb) RETURNS box
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT CASE WHEN count(*) >= 6 AND count(v) = count(*) THEN
+        box(point(min(v) FILTER (WHERE i % 2 = 1), min(v) FILTER (WHERE i % 2 = 0)),
+            point(max(v) FILTER (WHERE i % 2 = 1), max(v) FILTER (WHERE i % 2 = 0)))
+    END
+    FROM unnest(basalt_points(polygon -> 'coordinates')) WITH ORDINALITY AS u(v, i)
+$$;
+
 CREATE OR REPLACE FUNCTION basalt_in_polygon(lat float8, lng float8, poly jsonb) RETURNS boolean
 LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
 DECLARE

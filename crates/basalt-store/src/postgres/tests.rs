@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use basalt_core::query::{FieldPath, distance_radians, parse_where};
+use basalt_core::query::{FieldPath, distance_radians, parse_where, point_in_polygon};
 use basalt_core::schema::{ClassSchema, FieldDef, FieldType, SchemaMap};
 use basalt_core::value::GeoPoint;
 use serde_json::json;
@@ -81,7 +81,12 @@ fn place(i: usize) -> GeoPoint {
 }
 
 async fn plan(store: &PgStore, schemas: &SchemaMap, spec: &FindSpec) -> String {
-    let plan = find_sql(schemas, "BenchItem", spec, store.postgis)
+    explain(store, schemas, "BenchItem", spec).await
+}
+
+/// The plan of a find on `class` with sequential scans switched off.
+async fn explain(store: &PgStore, schemas: &SchemaMap, class: &str, spec: &FindSpec) -> String {
+    let plan = find_sql(schemas, class, spec, store.postgis)
         .unwrap()
         .unwrap();
     let client = store.pool.get().await.unwrap();
@@ -339,14 +344,7 @@ async fn near_and_center_sphere_use_the_geo_index_and_find_the_same_points() {
     let Some((store, _db, schemas)) = indexed_store("near_geo_index").await else {
         return;
     };
-    if !store.postgis {
-        assert_ne!(
-            std::env::var("BASALT_REQUIRE_POSTGRES").as_deref(),
-            Ok("1"),
-            "PostGIS is not installed on the test database server \
-             (apt-get install postgresql-<major>-postgis-3)"
-        );
-        eprintln!("SKIPPED near_and_center_sphere_use_the_geo_index: no PostGIS");
+    if !has_postgis(&store, "near_and_center_sphere_use_the_geo_index") {
         return;
     }
     let center = GeoPoint {
@@ -384,6 +382,194 @@ async fn near_and_center_sphere_use_the_geo_index_and_find_the_same_points() {
         ids.sort();
         assert_eq!(ids, expected, "{where_}");
     }
+}
+
+/// Whether the test database has PostGIS; CI requires it, a plain run says it skipped.
+fn has_postgis(store: &PgStore, test: &str) -> bool {
+    if !store.postgis {
+        assert_ne!(
+            std::env::var("BASALT_REQUIRE_POSTGRES").as_deref(),
+            Ok("1"),
+            "PostGIS is not installed on the test database server \
+             (apt-get install postgresql-<major>-postgis-3)"
+        );
+        eprintln!("SKIPPED {test}: no PostGIS");
+    }
+    store.postgis
+}
+
+/// The sorted ids of the objects `fill` placed where `keep` says.
+fn placed_where(keep: impl Fn(GeoPoint) -> bool) -> Vec<String> {
+    (0..500)
+        .filter(|&i| keep(place(i)))
+        .map(|i| format!("obj{i:07}"))
+        .collect()
+}
+
+#[tokio::test]
+async fn box_and_polygon_use_the_geo_index_and_find_the_same_points() {
+    let Some((store, _db, schemas)) = indexed_store("box_geo_index").await else {
+        return;
+    };
+    if !has_postgis(&store, "box_and_polygon_use_the_geo_index") {
+        return;
+    }
+    let geo = |lat: f64, lng: f64| json!({"__type": "GeoPoint", "latitude": lat, "longitude": lng});
+    // Edges on grid points (both edges count), and a triangle whose sides pass between them.
+    let (s, w, n, e) = (1.0, 0.2, 1.6, 0.5);
+    let in_box = placed_where(|p| {
+        p.latitude >= s && p.latitude <= n && p.longitude >= w && p.longitude <= e
+    });
+    let triangle =
+        [(0.95, 0.05), (2.05, 0.85), (1.45, -0.1)].map(|(latitude, longitude)| GeoPoint {
+            latitude,
+            longitude,
+        });
+    let in_triangle = placed_where(|p| point_in_polygon(p, &triangle));
+    // Crossing the antimeridian: longitudes from 0.75 east round to 0.15; no cap helps here.
+    let (ws, we) = (0.75, 0.15);
+    let in_wrapping_box = placed_where(|p| {
+        (3.0..=3.4).contains(&p.latitude) && (p.longitude >= ws || p.longitude <= we)
+    });
+    for found in [&in_box, &in_triangle, &in_wrapping_box] {
+        assert!(found.len() > 5 && found.len() < 100, "{}", found.len());
+    }
+    let vertices: Vec<_> = triangle
+        .iter()
+        .map(|p| geo(p.latitude, p.longitude))
+        .collect();
+    for (where_, expected, indexed) in [
+        (
+            json!({"place": {"$within": {"$box": [geo(s, w), geo(n, e)]}}}),
+            &in_box,
+            true,
+        ),
+        (
+            json!({"place": {"$geoWithin": {"$polygon": vertices}}}),
+            &in_triangle,
+            true,
+        ),
+        (
+            json!({"place": {"$within": {"$box": [geo(3.0, ws), geo(3.4, we)]}}}),
+            &in_wrapping_box,
+            false,
+        ),
+    ] {
+        let spec = FindSpec {
+            limit: Some(1000),
+            ..FindSpec::filter(parse_where(&where_).unwrap())
+        };
+
+        let text = plan(&store, &schemas, &spec).await;
+        let found = store.find(&schemas, "BenchItem", &spec).await.unwrap();
+
+        assert_eq!(
+            text.contains("ix_BenchItem_place_geo"),
+            indexed,
+            "{where_}: {text}"
+        );
+        let mut ids: Vec<String> = found.into_iter().map(|o| o.object_id).collect();
+        ids.sort();
+        assert_eq!(&ids, expected, "{where_}");
+    }
+}
+
+/// Zone `i`'s area: a quadrilateral around a point of a 20 by 20 grid 0.1 degrees apart, wide
+/// enough that neighbours overlap, skewed so that its sides are not parallel to the axes.
+fn zone(i: usize) -> Vec<GeoPoint> {
+    let (lat, lng) = ((i % 20) as f64 * 0.1, (i / 20) as f64 * 0.1);
+    [
+        (-0.056, -0.016),
+        (0.008, 0.064),
+        (0.072, 0.024),
+        (0.016, -0.072),
+    ]
+    .map(|(dlat, dlng)| GeoPoint {
+        latitude: lat + dlat,
+        longitude: lng + dlng,
+    })
+    .to_vec()
+}
+
+#[tokio::test]
+async fn geo_intersects_uses_the_polygon_index_and_finds_the_same_areas() {
+    let Some((store, _db)) = fresh("polygon_index").await else {
+        return;
+    };
+    let mut schema = ClassSchema::new("Zone");
+    schema
+        .fields
+        .insert("area".into(), FieldDef::of(FieldType::Polygon));
+    store.save_schema(&schema).await.unwrap();
+    let writes = (0..400)
+        .map(|i| {
+            let coordinates: Vec<_> = zone(i)
+                .iter()
+                .map(|p| json!([p.latitude, p.longitude]))
+                .collect();
+            Write::Create {
+                class: "Zone".into(),
+                object: StoredObject {
+                    object_id: format!("zone{i:06}"),
+                    created_at: "2024-01-01T00:00:00.000Z".into(),
+                    updated_at: "2024-01-01T00:00:00.000Z".into(),
+                    fields: json!({"area": {"__type": "Polygon", "coordinates": coordinates}})
+                        .as_object()
+                        .cloned()
+                        .unwrap(),
+                },
+                relations: vec![],
+            }
+        })
+        .collect();
+    store.write(writes).await.unwrap();
+    let client = store.pool.get().await.unwrap();
+    client.batch_execute("ANALYZE \"cls_Zone\"").await.unwrap();
+    let mut schemas = SchemaMap::new();
+    schemas.insert("Zone".into(), Arc::new(schema));
+
+    // A 12 by 12 grid of points that falls at every distance from the zones' edges, a zone's
+    // vertex, and a point outside them all.
+    let mut points: Vec<(f64, f64)> = (0..144)
+        .map(|k| {
+            (
+                0.013 + (k % 12) as f64 * 0.157,
+                0.021 + (k / 12) as f64 * 0.163,
+            )
+        })
+        .collect();
+    points.extend([(0.53, 0.68), (5.0, 5.0)]);
+    let (mut hits, mut overlaps) = (0, 0);
+    for (lat, lng) in points {
+        let point = GeoPoint {
+            latitude: lat,
+            longitude: lng,
+        };
+        let expected: Vec<String> = (0..400)
+            .filter(|&i| point_in_polygon(point, &zone(i)))
+            .map(|i| format!("zone{i:06}"))
+            .collect();
+        let where_ = json!({"area": {"$geoIntersects": {"$point":
+            {"__type": "GeoPoint", "latitude": lat, "longitude": lng}}}});
+        let spec = FindSpec {
+            limit: Some(1000),
+            ..FindSpec::filter(parse_where(&where_).unwrap())
+        };
+
+        let found = store.find(&schemas, "Zone", &spec).await.unwrap();
+
+        let mut ids: Vec<String> = found.into_iter().map(|o| o.object_id).collect();
+        ids.sort();
+        assert_eq!(ids, expected, "{where_}");
+        hits += usize::from(!ids.is_empty());
+        overlaps += usize::from(ids.len() > 1);
+        if lat == 0.53 {
+            let text = explain(&store, &schemas, "Zone", &spec).await;
+            assert!(text.contains("ix_Zone_area_geo"), "{where_}: {text}");
+        }
+    }
+    // The points must test both sides of the question, and overlapping zones.
+    assert!(hits > 40 && hits < 140 && overlaps > 5, "{hits} {overlaps}");
 }
 
 fn page(where_: serde_json::Value, limit: usize) -> FindSpec {
