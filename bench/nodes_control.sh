@@ -20,6 +20,11 @@
 # It prints each round's req/s and two-node / one-node ratios, and the medians. What "shared"
 # loses beyond "separate" is the cost of coordination; what both lose is the cost of running
 # two processes, and two smaller batches, on the same cores.
+# Each run also records the CPU time spent per request (from /proc): the whole machine's, the
+# measured nodes' and PostgreSQL's. On a machine the load keeps busy, throughput is the cores
+# divided by that cost, and the cost is steadier from run to run than req/s; coordination work
+# (invalidations, shared sessions, notifications) would show as more CPU per request in
+# "shared" than in "separate", and on which side.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=bench/lib.sh
@@ -73,6 +78,7 @@ start() {
     > "$work/$1.out" 2> "$work/$1.log" &
   local pid=$!
   pids+=("$pid")
+  printf -v "pid_$1" '%s' "$pid"
   local url
   url=$(wait_listening "$work/$1.out" "$pid") || die "node $1 did not start: $(tail -3 "$work/$1.log")"
   printf -v "url_$1" '%s' "$url"
@@ -100,20 +106,44 @@ for db in basalt_nodes_a basalt_nodes_b; do
 done
 log "A1 $a1 and A2 $a2 on basalt_nodes_a, B $b on basalt_nodes_b; $SEED objects each"
 
-# load URL DATA CONNS THREADS WORKLOAD DURATION: prints req/s
+# load URL DATA CONNS THREADS WORKLOAD DURATION: prints "requests req/s"
 load() {
   local hostport path
   hostport=$(echo "$1" | sed -E 's#^(https?://[^/]+).*#\1#'); path=$(echo "$1" | sed -E 's#^https?://[^/]+##')
   WORKLOAD=$5 BASE_PATH=$path APP_ID=$APP_ID IDS_FILE="$work/$2.ids" SESSION_TOKEN=$(cat "$work/$2.token") \
-    wrk -t"$4" -c"$3" -d"$6" -s "$anchor/lua/parse.lua" "$hostport" | awk '/^Requests\/sec/{print $2}'
+    wrk -t"$4" -c"$3" -d"$6" -s "$anchor/lua/parse.lua" "$hostport" \
+    | awk '/ requests in /{n=$1} /^Requests\/sec/{r=$2} END{print n, r}'
 }
 
-# pair URL1 DATA1 URL2 DATA2 WORKLOAD: both at once, prints the summed req/s
+# pair URL1 DATA1 URL2 DATA2 WORKLOAD: both at once, prints the summed "requests req/s"
 pair() {
   load "$1" "$2" "$half" 1 "$5" "$DURATION" > "$work/pair1" & local first=$!
   load "$3" "$4" "$half" 1 "$5" "$DURATION" > "$work/pair2"
   wait "$first"
-  python3 -c "print(float(open('$work/pair1').read()) + float(open('$work/pair2').read()))"
+  cat "$work/pair1" "$work/pair2" | awk '{n+=$1; r+=$2} END{print n, r}'
+}
+
+# CPU ticks (user + system): the whole machine's busy time, and the listed processes' own.
+machine_ticks() { awk '/^cpu /{print $2+$3+$4+$7+$8+$9}' /proc/stat; }
+process_ticks() {
+  local p s=0
+  for p in "$@"; do s=$((s + $(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0))); done
+  echo "$s"
+}
+
+# measure "NODE PIDS" COMMAND...: runs COMMAND (load or pair) and prints
+# "req/s machine-µs node-µs postgres-µs", the last three being CPU time per request. The
+# PostgreSQL backends are the ones running when it starts: the nodes' pools are warm by then.
+measure() {
+  local nodes=$1; shift
+  local pg m0 n0 p0 out
+  pg=$(pgrep -x postgres | tr '\n' ' ')
+  # shellcheck disable=SC2086
+  m0=$(machine_ticks); n0=$(process_ticks $nodes); p0=$(process_ticks $pg)
+  out=$("$@")
+  # shellcheck disable=SC2086
+  echo "$out $(( $(machine_ticks) - m0 )) $(( $(process_ticks $nodes) - n0 )) $(( $(process_ticks $pg) - p0 ))" \
+    | awk -v hz="$(getconf CLK_TCK)" '{us = 1e6 / hz / $1; printf "%s %.1f %.1f %.1f\n", $2, $3 * us, $4 * us, $5 * us}'
 }
 
 results="$work/results.txt"
@@ -122,11 +152,12 @@ for w in $WORKLOADS; do
     read -r url data <<< "$target"; load "$url" "$data" "$half" 1 "$w" "$WARMUP" >/dev/null
   done
   for r in $(seq 1 "$ROUNDS"); do
-    one=$(load "$a1" a "$CONNS" 2 "$w" "$DURATION")
-    shared=$(pair "$a1" a "$a2" a "$w")
-    separate=$(pair "$a1" a "$b" b "$w")
+    one=$(measure "$pid_a1" load "$a1" a "$CONNS" 2 "$w" "$DURATION")
+    shared=$(measure "$pid_a1 $pid_a2" pair "$a1" a "$a2" a "$w")
+    separate=$(measure "$pid_a1 $pid_b" pair "$a1" a "$b" b "$w")
     echo "$w $r $one $shared $separate" >> "$results"
-    log "$w round $r: one $one, shared $shared, separate $separate"
+    log "$w round $r (req/s, then CPU µs per request: machine, nodes, postgres):" \
+      "one $one; shared $shared; separate $separate"
   done
 done
 
@@ -137,13 +168,25 @@ print(f"commit {sys.argv[2]}, wrk {sys.argv[3]} connections in all, {sys.argv[4]
 print("| workload | round | one node req/s | two nodes, one database | ratio | two nodes, two databases | ratio |")
 print("|---|---:|---:|---:|---:|---:|---:|")
 by = {}
-for w, r, one, shared, sep in rows:
-    one, shared, sep = float(one), float(shared), float(sep)
-    by.setdefault(w, []).append((shared / one, sep / one))
-    print(f"| {w} | {r} | {one:,.0f} | {shared:,.0f} | {shared/one:.2f} | {sep:,.0f} | {sep/one:.2f} |")
-print("\n| workload | median ratio, one database | median ratio, two databases | lost to coordination (two databases − one) |")
+for row in rows:
+    w, r = row[0], row[1]
+    one, shared, sep = (list(map(float, row[i:i + 4])) for i in (2, 6, 10))
+    by.setdefault(w, []).append((one, shared, sep))
+    print(f"| {w} | {r} | {one[0]:,.0f} | {shared[0]:,.0f} | {shared[0]/one[0]:.2f} "
+          f"| {sep[0]:,.0f} | {sep[0]/one[0]:.2f} |")
+print("\n| workload | median ratio, one database | median ratio, two databases "
+      "| lost to coordination (two databases − one) |")
 print("|---|---:|---:|---:|")
-for w, pairs in by.items():
-    s = statistics.median(p[0] for p in pairs); d = statistics.median(p[1] for p in pairs)
+for w, runs in by.items():
+    s = statistics.median(sh[0] / o[0] for o, sh, _ in runs)
+    d = statistics.median(se[0] / o[0] for o, _, se in runs)
     print(f"| {w} | {s:.2f} | {d:.2f} | {d - s:+.2f} |")
+print("\nCPU time per request, µs, median over rounds (machine = all processes; nodes = the "
+      "measured basalt nodes; postgres = its backends)\n")
+print("| workload | setup | machine | nodes | postgres |")
+print("|---|---|---:|---:|---:|")
+for w, runs in by.items():
+    for k, name in enumerate(("one node", "two nodes, one database", "two nodes, two databases")):
+        cols = [statistics.median(run[k][i] for run in runs) for i in (1, 2, 3)]
+        print(f"| {w} | {name} | {cols[0]:.0f} | {cols[1]:.0f} | {cols[2]:.0f} |")
 PY
