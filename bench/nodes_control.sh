@@ -21,7 +21,7 @@
 # loses beyond "separate" is the cost of coordination; what both lose is the cost of running
 # two processes, and two smaller batches, on the same cores.
 # Each run also records the CPU time spent per request (from /proc): the whole machine's, the
-# measured nodes' and PostgreSQL's. On a machine the load keeps busy, throughput is the cores
+# measured nodes' and PostgreSQL's; and the machine's context switches per request. On a machine the load keeps busy, throughput is the cores
 # divided by that cost, and the cost is steadier from run to run than req/s; coordination work
 # (invalidations, shared sessions, notifications) would show as more CPU per request in
 # "shared" than in "separate", and on which side.
@@ -125,6 +125,7 @@ pair() {
 
 # CPU ticks (user + system): the whole machine's busy time, and the listed processes' own.
 machine_ticks() { awk '/^cpu /{print $2+$3+$4+$7+$8+$9}' /proc/stat; }
+context_switches() { awk '/^ctxt /{print $2}' /proc/stat; }
 process_ticks() {
   local p s=0
   for p in "$@"; do s=$((s + $(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0))); done
@@ -132,18 +133,20 @@ process_ticks() {
 }
 
 # measure "NODE PIDS" COMMAND...: runs COMMAND (load or pair) and prints
-# "req/s machine-µs node-µs postgres-µs", the last three being CPU time per request. The
+# "req/s machine-µs node-µs postgres-µs switches", CPU time per request then the machine's
+# context switches per request. The
 # PostgreSQL backends are the ones running when it starts: the nodes' pools are warm by then.
 measure() {
   local nodes=$1; shift
-  local pg m0 n0 p0 out
+  local pg m0 n0 p0 c0 out
   pg=$(pgrep -x postgres | tr '\n' ' ')
   # shellcheck disable=SC2086
-  m0=$(machine_ticks); n0=$(process_ticks $nodes); p0=$(process_ticks $pg)
+  m0=$(machine_ticks); n0=$(process_ticks $nodes); p0=$(process_ticks $pg); c0=$(context_switches)
   out=$("$@")
   # shellcheck disable=SC2086
-  echo "$out $(( $(machine_ticks) - m0 )) $(( $(process_ticks $nodes) - n0 )) $(( $(process_ticks $pg) - p0 ))" \
-    | awk -v hz="$(getconf CLK_TCK)" '{us = 1e6 / hz / $1; printf "%s %.1f %.1f %.1f\n", $2, $3 * us, $4 * us, $5 * us}'
+  echo "$out $(( $(machine_ticks) - m0 )) $(( $(process_ticks $nodes) - n0 )) $(( $(process_ticks $pg) - p0 )) $(( $(context_switches) - c0 ))" \
+    | awk -v hz="$(getconf CLK_TCK)" '{us = 1e6 / hz / $1
+        printf "%s %.1f %.1f %.1f %.2f\n", $2, $3 * us, $4 * us, $5 * us, $6 / $1}'
 }
 
 results="$work/results.txt"
@@ -156,7 +159,7 @@ for w in $WORKLOADS; do
     shared=$(measure "$pid_a1 $pid_a2" pair "$a1" a "$a2" a "$w")
     separate=$(measure "$pid_a1 $pid_b" pair "$a1" a "$b" b "$w")
     echo "$w $r $one $shared $separate" >> "$results"
-    log "$w round $r (req/s, then CPU µs per request: machine, nodes, postgres):" \
+    log "$w round $r (req/s; CPU µs per request: machine, nodes, postgres; switches per request):" \
       "one $one; shared $shared; separate $separate"
   done
 done
@@ -170,7 +173,7 @@ print("|---|---:|---:|---:|---:|---:|---:|")
 by = {}
 for row in rows:
     w, r = row[0], row[1]
-    one, shared, sep = (list(map(float, row[i:i + 4])) for i in (2, 6, 10))
+    one, shared, sep = (list(map(float, row[i:i + 5])) for i in (2, 7, 12))
     by.setdefault(w, []).append((one, shared, sep))
     print(f"| {w} | {r} | {one[0]:,.0f} | {shared[0]:,.0f} | {shared[0]/one[0]:.2f} "
           f"| {sep[0]:,.0f} | {sep[0]/one[0]:.2f} |")
@@ -181,12 +184,12 @@ for w, runs in by.items():
     s = statistics.median(sh[0] / o[0] for o, sh, _ in runs)
     d = statistics.median(se[0] / o[0] for o, _, se in runs)
     print(f"| {w} | {s:.2f} | {d:.2f} | {d - s:+.2f} |")
-print("\nCPU time per request, µs, median over rounds (machine = all processes; nodes = the "
-      "measured basalt nodes; postgres = its backends)\n")
-print("| workload | setup | machine | nodes | postgres |")
-print("|---|---|---:|---:|---:|")
+print("\nPer request, medians over rounds: CPU time in µs (machine = all processes; nodes = the "
+      "measured basalt nodes; postgres = its backends) and the machine's context switches\n")
+print("| workload | setup | machine µs | nodes µs | postgres µs | context switches |")
+print("|---|---|---:|---:|---:|---:|")
 for w, runs in by.items():
     for k, name in enumerate(("one node", "two nodes, one database", "two nodes, two databases")):
-        cols = [statistics.median(run[k][i] for run in runs) for i in (1, 2, 3)]
-        print(f"| {w} | {name} | {cols[0]:.0f} | {cols[1]:.0f} | {cols[2]:.0f} |")
+        cols = [statistics.median(run[k][i] for run in runs) for i in (1, 2, 3, 4)]
+        print(f"| {w} | {name} | {cols[0]:.0f} | {cols[1]:.0f} | {cols[2]:.0f} | {cols[3]:.2f} |")
 PY
