@@ -47,25 +47,30 @@ fn bench_schema() -> ClassSchema {
     schema
 }
 
+/// A create of object `id` of `class` holding `fields`.
+fn create(class: &str, id: String, fields: serde_json::Value) -> Write {
+    Write::Create {
+        class: class.into(),
+        object: StoredObject {
+            object_id: id,
+            created_at: "2024-01-01T00:00:00.000Z".into(),
+            updated_at: "2024-01-01T00:00:00.000Z".into(),
+            fields: fields.as_object().cloned().unwrap(),
+        },
+        relations: vec![],
+    }
+}
+
 async fn fill(store: &PgStore, n: usize) {
     let writes = (0..n)
-        .map(|i| Write::Create {
-            class: "BenchItem".into(),
-            object: StoredObject {
-                object_id: format!("obj{i:07}"),
-                created_at: "2024-01-01T00:00:00.000Z".into(),
-                updated_at: "2024-01-01T00:00:00.000Z".into(),
-                fields: json!({
-                    "score": i, "name": format!("n{i}"), "tags": [format!("t{}", i % 50)],
-                    "when": {"__type": "Date", "iso": format!("2024-01-01T00:00:{:02}.000Z", i % 60)},
-                    "bio": format!("word{} common", i % 97),
-                    "place": {"__type": "GeoPoint", "latitude": place(i).latitude, "longitude": place(i).longitude}
-                })
-                .as_object()
-                .cloned()
-                .unwrap(),
-            },
-            relations: vec![],
+        .map(|i| {
+            let fields = json!({
+                "score": i, "name": format!("n{i}"), "tags": [format!("t{}", i % 50)],
+                "when": {"__type": "Date", "iso": format!("2024-01-01T00:00:{:02}.000Z", i % 60)},
+                "bio": format!("word{} common", i % 97),
+                "place": {"__type": "GeoPoint", "latitude": place(i).latitude, "longitude": place(i).longitude}
+            });
+            create("BenchItem", format!("obj{i:07}"), fields)
         })
         .collect();
     store.write(writes).await.unwrap();
@@ -507,19 +512,8 @@ async fn geo_intersects_uses_the_polygon_index_and_finds_the_same_areas() {
                 .iter()
                 .map(|p| json!([p.latitude, p.longitude]))
                 .collect();
-            Write::Create {
-                class: "Zone".into(),
-                object: StoredObject {
-                    object_id: format!("zone{i:06}"),
-                    created_at: "2024-01-01T00:00:00.000Z".into(),
-                    updated_at: "2024-01-01T00:00:00.000Z".into(),
-                    fields: json!({"area": {"__type": "Polygon", "coordinates": coordinates}})
-                        .as_object()
-                        .cloned()
-                        .unwrap(),
-                },
-                relations: vec![],
-            }
+            let area = json!({"area": {"__type": "Polygon", "coordinates": coordinates}});
+            create("Zone", format!("zone{i:06}"), area)
         })
         .collect();
     store.write(writes).await.unwrap();
