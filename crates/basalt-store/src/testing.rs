@@ -66,7 +66,8 @@ fn stored(doc: &Document) -> anyhow::Result<StoredObject> {
     })
 }
 
-fn object(id: &str, fields: serde_json::Value) -> StoredObject {
+/// An object dated 2024-01-01 holding `fields`.
+pub fn object(id: &str, fields: serde_json::Value) -> StoredObject {
     StoredObject {
         object_id: id.to_owned(),
         created_at: "2024-01-01T00:00:00.000Z".to_owned(),
@@ -92,7 +93,8 @@ async fn setup(store: &dyn Store, schema: ClassSchema) -> anyhow::Result<SchemaM
     Ok(map)
 }
 
-fn create(class: &str, o: StoredObject) -> Write {
+/// The write that creates `o` in `class`.
+pub fn create(class: &str, o: StoredObject) -> Write {
     Write::Create {
         class: class.to_owned(),
         object: o,

@@ -150,19 +150,19 @@ const SPHERE_RADIUS_M: f64 = 6_371_008.8;
 /// The geography of a GeoPoint field (`basalt_geog`, defined when PostGIS is there); the
 /// expression its GiST index is built on, with `alias.` before `doc`.
 pub(crate) fn geo_index_expr(alias: &str, field: &str) -> String {
-    format!(
-        "basalt_geog({})",
-        doc_path(alias, std::slice::from_ref(&field.to_owned()), false)
-    )
+    field_call("basalt_geog", alias, field)
 }
 
 /// The bounding box of a Polygon field (`basalt_polygon_box`), which its GiST index is built
 /// on; with `alias.` before `doc`.
 pub(crate) fn polygon_box_expr(alias: &str, field: &str) -> String {
-    format!(
-        "basalt_polygon_box({})",
-        doc_path(alias, std::slice::from_ref(&field.to_owned()), false)
-    )
+    field_call("basalt_polygon_box", alias, field)
+}
+
+/// `function(alias.doc -> 'field')`.
+fn field_call(function: &str, alias: &str, field: &str) -> String {
+    let path = doc_path(alias, std::slice::from_ref(&field.to_owned()), false);
+    format!("{function}({path})")
 }
 
 /// How far (in degrees) the box a `$geoIntersects` point is looked up with reaches past the
@@ -1050,8 +1050,7 @@ impl<'a> Compiler<'a> {
         path: &FieldPath,
         point: &GeoPoint,
     ) -> String {
-        let finite = point.latitude.is_finite() && point.longitude.is_finite();
-        if !finite || !matches!(ft, Some(FieldType::Polygon)) || !safe_segment(&path.field) {
+        if !matches!(ft, Some(FieldType::Polygon)) || !safe_segment(&path.field) {
             return String::new();
         }
         let bounds = polygon_box_expr(&self.alias(), &path.field);

@@ -41,10 +41,7 @@ impl LatLngBox {
     /// span at most, half its longitude span at most, and the largest cosine of a latitude in
     /// the box. Each bound holds on its own, so their sum bounds the distance to any point.
     pub(crate) fn cap(&self) -> Option<(GeoPoint, f64)> {
-        let finite = [self.south, self.west, self.north, self.east]
-            .iter()
-            .all(|v| v.is_finite());
-        if !finite || self.south > self.north {
+        if self.south > self.north {
             return None;
         }
         let (south, north) = (self.south.max(-90.0), self.north.min(90.0));

@@ -13,6 +13,7 @@ use serde_json::json;
 use super::PgStore;
 use super::compile::find_sql;
 use crate::testing::pg::FreshDatabase;
+use crate::testing::{create, object};
 use crate::{Direction, FindSpec, Store, StoredObject, Write};
 
 async fn fresh(test: &str) -> Option<(PgStore, FreshDatabase)> {
@@ -47,20 +48,6 @@ fn bench_schema() -> ClassSchema {
     schema
 }
 
-/// A create of object `id` of `class` holding `fields`.
-fn create(class: &str, id: String, fields: serde_json::Value) -> Write {
-    Write::Create {
-        class: class.into(),
-        object: StoredObject {
-            object_id: id,
-            created_at: "2024-01-01T00:00:00.000Z".into(),
-            updated_at: "2024-01-01T00:00:00.000Z".into(),
-            fields: fields.as_object().cloned().unwrap(),
-        },
-        relations: vec![],
-    }
-}
-
 async fn fill(store: &PgStore, n: usize) {
     let writes = (0..n)
         .map(|i| {
@@ -70,7 +57,7 @@ async fn fill(store: &PgStore, n: usize) {
                 "bio": format!("word{} common", i % 97),
                 "place": {"__type": "GeoPoint", "latitude": place(i).latitude, "longitude": place(i).longitude}
             });
-            create("BenchItem", format!("obj{i:07}"), fields)
+            create("BenchItem", object(&format!("obj{i:07}"), fields))
         })
         .collect();
     store.write(writes).await.unwrap();
@@ -513,7 +500,7 @@ async fn geo_intersects_uses_the_polygon_index_and_finds_the_same_areas() {
                 .map(|p| json!([p.latitude, p.longitude]))
                 .collect();
             let area = json!({"area": {"__type": "Polygon", "coordinates": coordinates}});
-            create("Zone", format!("zone{i:06}"), area)
+            create("Zone", object(&format!("zone{i:06}"), area))
         })
         .collect();
     store.write(writes).await.unwrap();

@@ -9,6 +9,7 @@ use serde_json::json;
 
 use super::SqliteStore;
 use super::compile::find_sql;
+use crate::testing::{create, object};
 use crate::{Direction, FindSpec, Store};
 
 fn plan_details(
@@ -128,18 +129,9 @@ async fn the_wal_starts_over_under_a_steady_write_load() {
         let (store, filler) = (Arc::clone(&store), filler.clone());
         tokio::spawn(async move {
             for i in 0..200 {
-                let object = crate::StoredObject {
-                    object_id: format!("w{w}n{i}"),
-                    created_at: "2024-01-01T00:00:00.000Z".into(),
-                    updated_at: "2024-01-01T00:00:00.000Z".into(),
-                    fields: json!({ "body": filler }).as_object().cloned().unwrap(),
-                };
+                let blob = object(&format!("w{w}n{i}"), json!({ "body": filler }));
                 store
-                    .write(vec![crate::Write::Create {
-                        class: "Blob".into(),
-                        object,
-                        relations: vec![],
-                    }])
+                    .write(vec![create("Blob", blob)])
                     .await
                     .map_err(|(_, e)| e)
                     .unwrap();
@@ -221,18 +213,8 @@ async fn a_get_by_id_sees_every_write_before_it() {
     store.save_schema(&schema).await.unwrap();
     let mut schemas = SchemaMap::new();
     schemas.insert("Card".into(), Arc::new(schema));
-    let create = |id: &str, fields: serde_json::Value| crate::Write::Create {
-        class: "Card".into(),
-        object: crate::StoredObject {
-            object_id: id.into(),
-            created_at: "2024-01-01T00:00:00.000Z".into(),
-            updated_at: "2024-01-01T00:00:00.000Z".into(),
-            fields: fields.as_object().cloned().unwrap(),
-        },
-        relations: vec![],
-    };
     store
-        .write(vec![create("c1", json!({"n": 1}))])
+        .write(vec![create("Card", object("c1", json!({"n": 1})))])
         .await
         .unwrap();
 
@@ -279,7 +261,7 @@ async fn a_get_by_id_sees_every_write_before_it() {
     assert_eq!(get_n(&store, &schemas, "c1").await, None);
 
     store
-        .write(vec![create("c2", json!({"n": 5}))])
+        .write(vec![create("Card", object("c2", json!({"n": 5})))])
         .await
         .unwrap();
     assert_eq!(get_n(&store, &schemas, "c2").await, Some(json!(5)));
@@ -304,16 +286,7 @@ async fn gets_racing_writes_never_go_back() {
     schemas.insert("Card".into(), Arc::new(schema));
     let schemas = Arc::new(schemas);
     store
-        .write(vec![crate::Write::Create {
-            class: "Card".into(),
-            object: crate::StoredObject {
-                object_id: "hot".into(),
-                created_at: "2024-01-01T00:00:00.000Z".into(),
-                updated_at: "2024-01-01T00:00:00.000Z".into(),
-                fields: json!({"n": 0}).as_object().cloned().unwrap(),
-            },
-            relations: vec![],
-        }])
+        .write(vec![create("Card", object("hot", json!({"n": 0})))])
         .await
         .unwrap();
     let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
