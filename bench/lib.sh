@@ -19,3 +19,21 @@ wait_listening() {
 pg_vacuum() {
   PGOPTIONS='-c client_min_messages=warning' psql "$1" -qc "VACUUM ANALYZE" >/dev/null
 }
+
+# build_release REPO PACKAGE...: cargo build --release of the packages in REPO, unless
+# SKIP_BUILD=1 says to use the binaries already built.
+build_release() {
+  local repo=$1 p args=()
+  shift
+  [ "${SKIP_BUILD:-}" = 1 ] && return 0
+  for p in "$@"; do args+=(-p "$p"); done
+  (cd "$repo" && cargo build --release -q "${args[@]}")
+}
+
+# release_dir REPO: where cargo puts REPO's release binaries: under CARGO_TARGET_DIR when set
+# (relative to REPO, where the build runs), else under REPO/target.
+release_dir() {
+  local dir=${CARGO_TARGET_DIR:-target}
+  case $dir in /*) ;; *) dir="$1/$dir" ;; esac
+  echo "$dir/release"
+}

@@ -21,10 +21,11 @@
 # loses beyond "separate" is the cost of coordination; what both lose is the cost of running
 # two processes, and two smaller batches, on the same cores.
 # Each run also records the CPU time spent per request (from /proc): the whole machine's, the
-# measured nodes' and PostgreSQL's; and the machine's context switches per request. On a machine the load keeps busy, throughput is the cores
-# divided by that cost, and the cost is steadier from run to run than req/s; coordination work
-# (invalidations, shared sessions, notifications) would show as more CPU per request in
-# "shared" than in "separate", and on which side.
+# measured nodes' and PostgreSQL's; and the machine's context switches per request. On a
+# machine the load keeps busy, throughput is the cores divided by that cost, and the cost is
+# steadier from run to run than req/s; coordination work (invalidations, shared sessions,
+# notifications) would show as more CPU per request in "shared" than in "separate", and on
+# which side.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=bench/lib.sh
@@ -42,6 +43,13 @@ die() { log "error: $*"; exit 1; }
 for tool in wrk psql python3 curl; do command -v "$tool" >/dev/null || die "$tool is required"; done
 psql "$PGURL/postgres" -qtAc "select 1" >/dev/null 2>&1 || die "PostgreSQL is not reachable at $PGURL"
 
+# drop_db NAME [psql args...]: drops the database if it exists, then runs the further commands.
+drop_db() {
+  local db=$1; shift
+  PGOPTIONS='-c client_min_messages=warning' psql "$PGURL/postgres" -q \
+    -c "drop database if exists $db with (force)" "$@"
+}
+
 work=$(mktemp -d "${TMPDIR:-/tmp}/basalt-control.XXXXXX")
 pids=()
 cleanup() {
@@ -50,9 +58,7 @@ cleanup() {
   trap - EXIT
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
   wait 2>/dev/null
-  for db in basalt_nodes_a basalt_nodes_b; do
-    PGOPTIONS='-c client_min_messages=warning' psql "$PGURL/postgres" -qc "drop database if exists $db with (force)" >/dev/null 2>&1
-  done
+  for db in basalt_nodes_a basalt_nodes_b; do drop_db "$db" >/dev/null 2>&1; done
   rm -rf "$work"
   exit "$rc"
 }
@@ -60,14 +66,11 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-if [ "${SKIP_BUILD:-}" != 1 ]; then
-  (cd "$repo" && cargo build --release -q -p basalt) || die "release build failed"
-fi
-bin=${CARGO_TARGET_DIR:-$repo/target}/release/basalt
+build_release "$repo" basalt || die "release build failed"
+bin=$(release_dir "$repo")/basalt
 
 for db in basalt_nodes_a basalt_nodes_b; do
-  PGOPTIONS='-c client_min_messages=warning' psql "$PGURL/postgres" -qc "drop database if exists $db with (force)" \
-    -c "create database $db" >/dev/null || die "could not create database $db"
+  drop_db "$db" -c "create database $db" >/dev/null || die "could not create database $db"
 done
 
 # start NAME DATABASE: starts a node and sets url_NAME to its URL. Not run in a command

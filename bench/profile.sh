@@ -49,10 +49,8 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-if [ "${SKIP_BUILD:-}" != 1 ]; then
-  (cd "$repo" && cargo build --release -q -p basalt) || die "release build failed"
-fi
-env -u RUST_BACKTRACE -u RUST_LIB_BACKTRACE "$repo/target/release/basalt" serve --listen 127.0.0.1:0 --data-dir "$work/data" --app-id "$APP_ID" \
+build_release "$repo" basalt || die "release build failed"
+env -u RUST_BACKTRACE -u RUST_LIB_BACKTRACE "$(release_dir "$repo")/basalt" serve --listen 127.0.0.1:0 --data-dir "$work/data" --app-id "$APP_ID" \
   --master-key "$MASTER_KEY" > "$work/basalt.out" 2> "$work/basalt.log" &
 basalt_pid=$!
 url=$(wait_listening "$work/basalt.out" "$basalt_pid") || die "basalt did not start: $(cat "$work/basalt.log")"

@@ -126,15 +126,11 @@ fi
 for tool in python3 curl psql node git; do command -v "$tool" >/dev/null || die "$tool is required"; done
 psql "$PGURL/postgres" -qtAc "select 1" >/dev/null 2>&1 || die "PostgreSQL is not reachable at $PGURL"
 
-if [ "${SKIP_BUILD:-}" != 1 ]; then
-  log "cargo build --release -p basalt -p basalt-bench-ceiling"
-  (cd "$repo" && cargo build --release -q -p basalt -p basalt-bench-ceiling) || die "release build failed"
-fi
-# cargo puts the binaries under CARGO_TARGET_DIR when set (relative to where it runs: $repo)
-target_dir=${CARGO_TARGET_DIR:-target}
-case $target_dir in /*) ;; *) target_dir="$repo/$target_dir" ;; esac
-basalt_bin="$target_dir/release/basalt"; ceiling_bin="$target_dir/release/bench-ceiling"
-[ -x "$basalt_bin" ] && [ -x "$ceiling_bin" ] || die "missing release binaries in $target_dir/release"
+[ "${SKIP_BUILD:-}" = 1 ] || log "cargo build --release -p basalt -p basalt-bench-ceiling"
+build_release "$repo" basalt basalt-bench-ceiling || die "release build failed"
+release=$(release_dir "$repo")
+basalt_bin="$release/basalt"; ceiling_bin="$release/bench-ceiling"
+[ -x "$basalt_bin" ] && [ -x "$ceiling_bin" ] || die "missing release binaries in $release"
 
 # ---- start the servers ---------------------------------------------------------------------
 if (exec 3<>"/dev/tcp/127.0.0.1/$PARSE_PORT") 2>/dev/null; then
