@@ -5,6 +5,7 @@
 # env:   WORKLOADS ("get update me")  ROUNDS (3)  DURATION (10s)  WARMUP (2s)  CONNS (32)
 #        SEED (10000)  PGURL (postgres://postgres@127.0.0.1:5432)
 #        SKIP_BUILD (1 = use the existing target/release/basalt)
+#        SPLIT (unset; 1 = also measure two nodes that each have a core of their own, see below)
 #
 # Starts three basalt nodes on PostgreSQL, each on a free port with its own data dir:
 #   A1 and A2 share database basalt_nodes_a, as a two-node deployment does;
@@ -16,7 +17,11 @@
 #   shared    A1 and A2 at once, wrk -t1 -cCONNS/2 each, the same database: what bench/run.sh
 #             NODES=2 measures;
 #   separate  A1 and B at once, wrk -t1 -cCONNS/2 each, two databases: two nodes that share no
-#             rows, no sessions and no cache-invalidation traffic, so nothing to coordinate.
+#             rows, no sessions and no cache-invalidation traffic, so nothing to coordinate;
+#   split     with SPLIT=1, C1 and C2 at once on basalt_nodes_a, wrk -t1 -cCONNS/2 each: two more
+#             nodes started under `taskset -c 0` and `taskset -c 1`, each sized for the one core
+#             it may use (one runtime worker, that core's connections), as two containers with
+#             a core each would be; PostgreSQL and wrk still use both cores.
 # It prints each round's req/s and two-node / one-node ratios, and the medians. What "shared"
 # loses beyond "separate" is the cost of coordination; what both lose is the cost of running
 # two processes, and two smaller batches, on the same cores.
@@ -73,10 +78,12 @@ for db in basalt_nodes_a basalt_nodes_b; do
   drop_db "$db" -c "create database $db" >/dev/null || die "could not create database $db"
 done
 
-# start NAME DATABASE: starts a node and sets url_NAME to its URL. Not run in a command
+# start NAME DATABASE: starts a node (under the command PIN names, when set) and sets url_NAME
+# to its URL. Not run in a command
 # substitution, so that its pid reaches `pids` and the cleanup stops it.
 start() {
-  env -u RUST_BACKTRACE -u RUST_LIB_BACKTRACE "$bin" serve --listen 127.0.0.1:0 \
+  # shellcheck disable=SC2086
+  ${PIN:-} env -u RUST_BACKTRACE -u RUST_LIB_BACKTRACE "$bin" serve --listen 127.0.0.1:0 \
     --data-dir "$work/$1" --database-uri "$PGURL/$2" --app-id "$APP_ID" --master-key "$MASTER_KEY" \
     > "$work/$1.out" 2> "$work/$1.log" &
   local pid=$!
@@ -102,6 +109,12 @@ prepare() {
 start a1 basalt_nodes_a; a1=$url_a1; prepare "$a1" a
 start a2 basalt_nodes_a; a2=$url_a2
 start b basalt_nodes_b; b=$url_b; prepare "$b" b
+if [ "${SPLIT:-}" = 1 ]; then
+  command -v taskset >/dev/null || die "SPLIT=1 needs taskset (util-linux)"
+  [ "$(nproc)" -ge 2 ] || die "SPLIT=1 needs two cores"
+  PIN="taskset -c 0" start c1 basalt_nodes_a; c1=$url_c1
+  PIN="taskset -c 1" start c2 basalt_nodes_a; c2=$url_c2
+fi
 # As bench/run.sh does: this PostgreSQL runs with autovacuum off, and a table that was never
 # analysed gets no statistics, so the query workload's plan would be a poor one.
 for db in basalt_nodes_a basalt_nodes_b; do
@@ -154,45 +167,60 @@ measure() {
 
 results="$work/results.txt"
 for w in $WORKLOADS; do
-  for target in "$a1 a" "$a2 a" "$b b"; do
+  targets=("$a1 a" "$a2 a" "$b b")
+  [ "${SPLIT:-}" = 1 ] && targets+=("$c1 a" "$c2 a")
+  for target in "${targets[@]}"; do
     read -r url data <<< "$target"; load "$url" "$data" "$half" 1 "$w" "$WARMUP" >/dev/null
   done
   for r in $(seq 1 "$ROUNDS"); do
     one=$(measure "$pid_a1" load "$a1" a "$CONNS" 2 "$w" "$DURATION")
     shared=$(measure "$pid_a1 $pid_a2" pair "$a1" a "$a2" a "$w")
     separate=$(measure "$pid_a1 $pid_b" pair "$a1" a "$b" b "$w")
-    echo "$w $r $one $shared $separate" >> "$results"
-    log "$w round $r (req/s; CPU µs per request: machine, nodes, postgres; switches per request):" \
-      "one $one; shared $shared; separate $separate"
+    printf '%s\n' "$w $r one $one" "$w $r shared $shared" "$w $r separate $separate" >> "$results"
+    line="one $one; shared $shared; separate $separate"
+    if [ "${SPLIT:-}" = 1 ]; then
+      split=$(measure "$pid_c1 $pid_c2" pair "$c1" a "$c2" a "$w")
+      echo "$w $r split $split" >> "$results"
+      line="$line; split $split"
+    fi
+    log "$w round $r (req/s; CPU µs per request: machine, nodes, postgres; switches per request): $line"
   done
 done
 
 python3 - "$results" "$(git -C "$repo" rev-parse --short HEAD)" "$CONNS" "$DURATION" <<'PY'
 import statistics, sys
-rows = [l.split() for l in open(sys.argv[1])]
+NAMES = {"one": "one node", "shared": "two nodes, one database",
+         "separate": "two nodes, two databases", "split": "two nodes, a core each, one database"}
+runs = {}  # workload -> round -> setup -> [req/s, machine µs, nodes µs, postgres µs, switches]
+for w, r, setup, *vals in (l.split() for l in open(sys.argv[1])):
+    runs.setdefault(w, {}).setdefault(r, {})[setup] = list(map(float, vals))
+setups = [s for s in NAMES if any(s in rnd for rounds in runs.values() for rnd in rounds.values())]
+pairs = setups[1:]
 print(f"commit {sys.argv[2]}, wrk {sys.argv[3]} connections in all, {sys.argv[4]} per run\n")
-print("| workload | round | one node req/s | two nodes, one database | ratio | two nodes, two databases | ratio |")
-print("|---|---:|---:|---:|---:|---:|---:|")
-by = {}
-for row in rows:
-    w, r = row[0], row[1]
-    one, shared, sep = (list(map(float, row[i:i + 5])) for i in (2, 7, 12))
-    by.setdefault(w, []).append((one, shared, sep))
-    print(f"| {w} | {r} | {one[0]:,.0f} | {shared[0]:,.0f} | {shared[0]/one[0]:.2f} "
-          f"| {sep[0]:,.0f} | {sep[0]/one[0]:.2f} |")
-print("\n| workload | median ratio, one database | median ratio, two databases "
-      "| lost to coordination (two databases − one) |")
-print("|---|---:|---:|---:|")
-for w, runs in by.items():
-    s = statistics.median(sh[0] / o[0] for o, sh, _ in runs)
-    d = statistics.median(se[0] / o[0] for o, _, se in runs)
-    print(f"| {w} | {s:.2f} | {d:.2f} | {d - s:+.2f} |")
+print("| workload | round | one node req/s | " + " | ".join(f"{NAMES[s]} | ratio" for s in pairs) + " |")
+print("|---|---:|---:|" + "---:|---:|" * len(pairs))
+for w, rounds in runs.items():
+    for r, rnd in rounds.items():
+        one = rnd["one"][0]
+        cells = " | ".join(f"{rnd[s][0]:,.0f} | {rnd[s][0] / one:.2f}" for s in pairs)
+        print(f"| {w} | {r} | {one:,.0f} | {cells} |")
+
+def median_ratio(rounds, s):
+    return statistics.median(rnd[s][0] / rnd["one"][0] for rnd in rounds.values())
+
+print("\n| workload | " + " | ".join(f"median ratio, {NAMES[s]}" for s in pairs)
+      + " | lost to coordination (two databases − one) |")
+print("|---|" + "---:|" * (len(pairs) + 1))
+for w, rounds in runs.items():
+    ratios = {s: median_ratio(rounds, s) for s in pairs}
+    cells = " | ".join(f"{ratios[s]:.2f}" for s in pairs)
+    print(f"| {w} | {cells} | {ratios['separate'] - ratios['shared']:+.2f} |")
 print("\nPer request, medians over rounds: CPU time in µs (machine = all processes; nodes = the "
       "measured basalt nodes; postgres = its backends) and the machine's context switches\n")
 print("| workload | setup | machine µs | nodes µs | postgres µs | context switches |")
 print("|---|---|---:|---:|---:|---:|")
-for w, runs in by.items():
-    for k, name in enumerate(("one node", "two nodes, one database", "two nodes, two databases")):
-        cols = [statistics.median(run[k][i] for run in runs) for i in (1, 2, 3, 4)]
-        print(f"| {w} | {name} | {cols[0]:.0f} | {cols[1]:.0f} | {cols[2]:.0f} | {cols[3]:.2f} |")
+for w, rounds in runs.items():
+    for s in setups:
+        cols = [statistics.median(rnd[s][i] for rnd in rounds.values()) for i in (1, 2, 3, 4)]
+        print(f"| {w} | {NAMES[s]} | {cols[0]:.0f} | {cols[1]:.0f} | {cols[2]:.0f} | {cols[3]:.2f} |")
 PY
