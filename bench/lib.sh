@@ -37,3 +37,11 @@ release_dir() {
   case $dir in /*) ;; *) dir="$1/$dir" ;; esac
   echo "$dir/release"
 }
+
+# cleanup_on_exit FUNCTION: runs FUNCTION when the script exits, and turns Ctrl-C and SIGTERM
+# into exits (status 130 and 143) so that it runs then too.
+cleanup_on_exit() {
+  trap "$1" EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
+}

@@ -67,9 +67,7 @@ cleanup() {
   rm -rf "$work"
   exit "$rc"
 }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+cleanup_on_exit cleanup
 
 build_release "$repo" basalt || die "release build failed"
 bin=$(release_dir "$repo")/basalt

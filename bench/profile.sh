@@ -45,9 +45,7 @@ cleanup() {
   rm -rf "$work"
   exit "$rc"
 }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+cleanup_on_exit cleanup
 
 build_release "$repo" basalt || die "release build failed"
 env -u RUST_BACKTRACE -u RUST_LIB_BACKTRACE "$(release_dir "$repo")/basalt" serve --listen 127.0.0.1:0 --data-dir "$work/data" --app-id "$APP_ID" \

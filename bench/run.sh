@@ -112,9 +112,7 @@ cleanup() {
   rm -rf "$work"
   exit "$rc"
 }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+cleanup_on_exit cleanup
 
 # ---- prerequisites -------------------------------------------------------------------------
 if ! command -v wrk >/dev/null; then
